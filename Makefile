@@ -1,0 +1,48 @@
+# Two commands on a fresh machine with only Python: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+FLASK := $(BIN)/flask --app app
+PO := $(wildcard hazwaste/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: run test lint typecheck translations extract-messages bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ >/dev/null
+
+translations: $(MO)
+
+## Set up (virtualenv, migrations, reference and demo data on first run) and serve the demo.
+run: $(STAMP) translations
+	$(FLASK) db upgrade
+	$(FLASK) load-reference
+	$(FLASK) seed-demo --if-empty
+	HAZWASTE_SECURE_COOKIES=0 $(FLASK) run --host 127.0.0.1 --port 5000
+
+## Set up and run the whole suite (PostgreSQL and browser tests run when available).
+test: $(STAMP) translations
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Re-extract translatable strings and merge them into both catalogues.
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext -o hazwaste/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i hazwaste/translations/messages.pot -d hazwaste/translations --no-fuzzy-matching --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,35 @@
+"""hazwaste: hazardous-waste full-process tracking (危险废物全过程监管系统)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, error handlers, CLI.
+
+    ``config`` overrides values loaded from :mod:`hazwaste.config` (tests pass theirs here).
+    Wiring only: every domain brings its own ``init_app``.
+    """
+    from hazwaste import accounts, api, audit, catalog, demo, errors, i18n, permits, web
+    from hazwaste.config import load_config
+    from hazwaste.extensions import init_extensions
+
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    load_config(app, config)
+    init_extensions(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    for domain in (web, accounts, catalog, permits, audit, demo, api):
+        domain.init_app(app)
+    return app

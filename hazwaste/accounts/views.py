@@ -1,0 +1,301 @@
+"""Login, registration, profile, organization users, and the platform admin's approvals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from hazwaste.accounts import schemas, services
+from hazwaste.accounts.models import Organization, OrgStatus, RegulatorBody, User
+from hazwaste.accounts.permissions import (
+    login_required,
+    org_admin_required,
+    platform_admin_required,
+)
+from hazwaste.catalog.models import Region
+from hazwaste.db import utcnow
+from hazwaste.errors import Invalid, NotFound
+from hazwaste.extensions import db, limiter
+from hazwaste.i18n import safe_next
+from hazwaste.schemas import field_errors
+
+bp = Blueprint("accounts", __name__)
+
+
+def login_limit_key() -> str:
+    """Failed logins are counted per client address and e-mail together."""
+    email = (request.form.get("email") or "").strip().lower()
+    return f"{request.remote_addr}|{email}"
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code != 302
+
+
+def _min_pw() -> int:
+    return int(current_app.config["PASSWORD_MIN_LENGTH"])
+
+
+def _form(schema: Any) -> dict[str, Any]:
+    """Load ``request.form`` with ``schema``; ValidationError carries the field messages."""
+    return schema.load(request.form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, key_func=login_limit_key, methods=["POST"], deduct_when=_failed)
+def login() -> Any:
+    values: dict[str, Any] = {"next": request.args.get("next", "")}
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        values.pop("password", None)
+        try:
+            data = _form(schemas.LoginSchema())
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        else:
+            user = services.authenticate(db.session, utcnow(), data["email"], data["password"])
+            if user is not None:
+                db.session.commit()
+                login_user(user)
+                return redirect(safe_next(data.get("next"), url_for("web.home")))
+            errors = {"_schema": [_("Wrong e-mail address or password.")]}
+        return render_template("accounts/login.html", values=values, errors=errors), 422
+    return render_template("accounts/login.html", values=values, errors=errors)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_user()
+    flash(_("You have been logged out."))
+    return redirect(url_for("web.home"))
+
+
+def _region_name(code: str | None) -> str:
+    if not code:
+        return ""
+    region = db.session.get(Region, code)
+    return region.name if region else ""
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> Any:
+    values: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        values.pop("password", None)
+        try:
+            data = _form(schemas.RegistrationSchema())
+            services.register_organization(db.session, utcnow(), data, _min_pw())
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except Invalid as exc:
+            errors = exc.fields
+        else:
+            db.session.commit()
+            flash(_("Registration received. A platform administrator will review it; "
+                    "you can log in now and will be able to work once it is approved."))
+            return redirect(url_for("accounts.login"))
+        db.session.rollback()
+        return render_template("accounts/register.html", values=values, errors=errors), 422
+    return render_template("accounts/register.html", values=values, errors=errors)
+
+
+@bp.get("/account")
+@login_required
+def profile() -> str:
+    return render_template("accounts/profile.html")
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password() -> Any:
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        try:
+            data = _form(schemas.PasswordChangeSchema())
+            services.change_password(
+                db.session, utcnow(), current_user, data["current_password"],
+                data["new_password"], _min_pw(),
+            )
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except Invalid as exc:
+            errors = exc.fields
+        else:
+            db.session.commit()
+            flash(_("Your password has been changed."))
+            return redirect(url_for("accounts.profile"))
+        db.session.rollback()
+        return render_template("accounts/password.html", errors=errors), 422
+    return render_template("accounts/password.html", errors=errors)
+
+
+@bp.route("/organization", methods=["GET", "POST"])
+@org_admin_required
+def organization() -> Any:
+    org = current_user.organization
+    errors: dict[str, Any] = {}
+    values: dict[str, Any] = {
+        "name": org.name, "address": org.address, "region_code": org.region_code,
+        "latitude": org.latitude if org.latitude is not None else "",
+        "longitude": org.longitude if org.longitude is not None else "",
+        "contact_phone": org.contact_phone,
+    }
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            data = _form(schemas.OrganizationUpdateSchema())
+            services.update_organization(db.session, utcnow(), current_user, org, data)
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except Invalid as exc:
+            errors = exc.fields
+        else:
+            db.session.commit()
+            flash(_("Organization details saved."))
+            return redirect(url_for("accounts.organization"))
+        db.session.rollback()
+        return render_template("accounts/organization.html", org=org, values=values,
+                               errors=errors), 422
+    return render_template("accounts/organization.html", org=org, values=values, errors=errors)
+
+
+@bp.route("/organization/users", methods=["GET", "POST"])
+@org_admin_required
+def org_users() -> Any:
+    errors: dict[str, Any] = {}
+    values: dict[str, Any] = {"role": "member"}
+    status = 200
+    if request.method == "POST":
+        values = request.form.to_dict()
+        values.pop("password", None)
+        try:
+            data = _form(schemas.UserCreateSchema())
+            user = services.create_org_user(db.session, utcnow(), current_user, data, _min_pw())
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except Invalid as exc:
+            errors = exc.fields
+        else:
+            db.session.commit()
+            flash(_("User %(email)s created.", email=user.email))
+            return redirect(url_for("accounts.org_users"))
+        db.session.rollback()
+        status = 422
+    users = db.session.scalars(
+        select(User).where(User.organization_id == current_user.organization_id).order_by(User.name)
+    ).all()
+    return render_template("accounts/org_users.html", users=users, values=values,
+                           errors=errors), status
+
+
+@bp.post("/organization/users/<int:user_id>/active")
+@org_admin_required
+def org_user_active(user_id: int) -> Response:
+    active = request.form.get("active") == "1"
+    services.set_user_active(db.session, utcnow(), current_user, user_id, active)
+    db.session.commit()
+    flash(_("User activated.") if active else _("User deactivated."))
+    return redirect(url_for("accounts.org_users"))
+
+
+# -- platform administration ------------------------------------------------------------------
+
+
+@bp.get("/admin/organizations")
+@platform_admin_required
+def admin_organizations() -> str:
+    status = request.args.get("status", "pending")
+    stmt = select(Organization).order_by(Organization.created_at.desc())
+    if status in {s.value for s in OrgStatus}:
+        stmt = stmt.where(Organization.status == OrgStatus(status))
+    orgs = db.session.scalars(stmt).all()
+    return render_template("accounts/admin_organizations.html", orgs=orgs, status=status,
+                           statuses=[s.value for s in OrgStatus], region_name=_region_name)
+
+
+@bp.post("/admin/organizations/<int:org_id>/review")
+@platform_admin_required
+def admin_review(org_id: int) -> Any:
+    try:
+        data = _form(schemas.ReviewSchema())
+        services.review_organization(db.session, utcnow(), current_user, org_id,
+                                     data["decision"] == "approve", data["note"])
+    except (ValidationError, Invalid) as exc:
+        db.session.rollback()
+        fields = field_errors(exc) if isinstance(exc, ValidationError) else exc.fields
+        for messages in fields.values():
+            for message in messages:
+                flash(str(message), "error")
+        return redirect(url_for("accounts.admin_organizations"))
+    db.session.commit()
+    flash(_("Decision saved."))
+    return redirect(url_for("accounts.admin_organizations"))
+
+
+@bp.route("/admin/regulators", methods=["GET", "POST"])
+@platform_admin_required
+def admin_regulators() -> Any:
+    errors: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    status = 200
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            data = _form(schemas.RegulatorBodySchema())
+            services.create_regulator_body(db.session, utcnow(), current_user, data)
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except Invalid as exc:
+            errors = exc.fields
+        else:
+            db.session.commit()
+            flash(_("Regulator body created."))
+            return redirect(url_for("accounts.admin_regulators"))
+        db.session.rollback()
+        status = 422
+    bodies = db.session.scalars(select(RegulatorBody).order_by(RegulatorBody.region_code)).all()
+    return render_template("accounts/admin_regulators.html", bodies=bodies, values=values,
+                           errors=errors), status
+
+
+@bp.route("/admin/regulators/<int:body_id>/users", methods=["GET", "POST"])
+@platform_admin_required
+def admin_regulator_users(body_id: int) -> Any:
+    body = db.session.get(RegulatorBody, body_id)
+    if body is None:
+        raise NotFound()
+    errors: dict[str, Any] = {}
+    values: dict[str, Any] = {"role": "inspector"}
+    status = 200
+    if request.method == "POST":
+        values = request.form.to_dict()
+        values.pop("password", None)
+        try:
+            data = _form(schemas.RegulatorUserCreateSchema())
+            services.create_regulator_user(db.session, utcnow(), current_user, body, data,
+                                           _min_pw())
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except Invalid as exc:
+            errors = exc.fields
+        else:
+            db.session.commit()
+            flash(_("User created."))
+            return redirect(url_for("accounts.admin_regulator_users", body_id=body.id))
+        db.session.rollback()
+        status = 422
+    return render_template("accounts/admin_regulator_users.html", body=body, values=values,
+                           errors=errors), status

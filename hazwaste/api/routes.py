@@ -1,0 +1,115 @@
+"""Core API endpoints: tokens, the OpenAPI document, reference data, organizations."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import current_app, jsonify
+from marshmallow import fields
+
+from hazwaste.accounts import services as account_services
+from hazwaste.accounts.models import Organization, User
+from hazwaste.accounts.schemas import OrganizationOutSchema, TokenOutSchema, TokenRequestSchema
+from hazwaste.api.core import bp, current_api_user, load_json, load_query, ok, token_required
+from hazwaste.api.spec import build_spec, document
+from hazwaste.catalog import services as catalog_services
+from hazwaste.catalog.schemas import WasteCodeOutSchema
+from hazwaste.db import utcnow
+from hazwaste.errors import NotFound, api_error
+from hazwaste.extensions import db, limiter
+from hazwaste.schemas import BaseSchema, length
+
+
+def _token_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _token_key() -> str:
+    from flask import request
+
+    body = request.get_json(silent=True) or {}
+    email = str(body.get("email", "")).strip().lower() if isinstance(body, dict) else ""
+    return f"api|{request.remote_addr}|{email}"
+
+
+@bp.post("/auth/token")
+@limiter.limit(_token_limit, key_func=_token_key, deduct_when=lambda r: r.status_code == 401)
+@document("/api/v1/auth/token", "post", "Exchange e-mail and password for a bearer token",
+          tags=["auth"], request=TokenRequestSchema, response=TokenOutSchema, auth=False,
+          statuses={401: "Wrong e-mail or password", 429: "Too many failed attempts"})
+def token() -> Any:
+    data = load_json(TokenRequestSchema())
+    now = utcnow()
+    user = account_services.authenticate(db.session, now, data["email"], data["password"])
+    if user is None:
+        db.session.rollback()
+        return api_error(401, "Wrong e-mail address or password.")
+    issued = account_services.issue_token(db.session, now, user, current_app.config["API_TOKEN_TTL"])
+    db.session.commit()
+    return ok(TokenOutSchema().dump(
+        {"token": issued.token, "token_type": "Bearer", "expires_at": issued.expires_at}), 201)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """The OpenAPI 3 description of every endpoint (public, like the API's documentation)."""
+    return jsonify(build_spec())
+
+
+class MeSchema(BaseSchema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    role = fields.Function(lambda u: u.role.value)
+    organization_id = fields.Integer(allow_none=True)
+    regulator_body_id = fields.Integer(allow_none=True)
+    is_platform_admin = fields.Boolean()
+
+
+@bp.get("/me")
+@token_required
+@document("/api/v1/me", "get", "The authenticated user", tags=["auth"], response=MeSchema)
+def me() -> Any:
+    return ok(MeSchema().dump(current_api_user()))
+
+
+class WasteCodeQuerySchema(BaseSchema):
+    q = fields.String(load_default="", validate=length(max=100))
+    category = fields.String(load_default=None, validate=length(max=4))
+    on = fields.Date(load_default=None)
+    limit = fields.Integer(load_default=50)
+
+
+@bp.get("/waste-codes")
+@token_required
+@document("/api/v1/waste-codes", "get",
+          "Search the catalogue in force (code, HW category or Chinese text)",
+          tags=["reference"], query=WasteCodeQuerySchema, response=WasteCodeOutSchema, many=True)
+def waste_codes() -> Any:
+    args = load_query(WasteCodeQuerySchema())
+    on_date = args["on"] or date.today()
+    limit = max(1, min(int(args["limit"]), 500))
+    rows = catalog_services.search_waste_codes(db.session, args["q"], on_date, args["category"],
+                                               limit)
+    return ok(WasteCodeOutSchema(many=True).dump(rows), count=len(rows))
+
+
+def can_view_organization(user: User, org: Organization) -> bool:
+    """Own organization, platform admins, regulators over its region, or approved peers."""
+    if user.is_platform_admin or user.organization_id == org.id:
+        return True
+    if user.regulator_body is not None:
+        return org.region_code.startswith(user.regulator_body.jurisdiction_prefix)
+    return org.is_approved and user.org_approved
+
+
+@bp.get("/organizations/<int:org_id>")
+@token_required
+@document("/api/v1/organizations/{org_id}", "get", "One organization",
+          tags=["organizations"], response=OrganizationOutSchema)
+def organization(org_id: int) -> Any:
+    org = db.session.get(Organization, org_id)
+    if org is None or not can_view_organization(current_api_user(), org):
+        raise NotFound()
+    return ok(OrganizationOutSchema().dump(org))

@@ -1,0 +1,29 @@
+"""``flask seed-demo``: load the demo world (refuses a non-empty database unless --force)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from hazwaste.db import utcnow
+from hazwaste.demo.services import DEMO_PASSWORD, DemoRefused, seed_demo
+from hazwaste.extensions import db
+
+
+@click.command("seed-demo")
+@click.option("--force", is_flag=True, help="Seed even if organizations already exist.")
+@click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) if the database has data.")
+@with_appcontext
+def seed_demo_command(force: bool, if_empty: bool) -> None:
+    """Create the demo organizations, users, permits and regulators around Ordos."""
+    try:
+        world = seed_demo(db.session, utcnow(), force=force)
+    except DemoRefused as exc:
+        db.session.rollback()
+        if if_empty:
+            click.echo("Demo data: database already has data; left as it is.")
+            return
+        raise click.ClickException(f"refusing to seed: {exc} (use --force)") from exc
+    db.session.commit()
+    click.echo(f"Demo data loaded: {len(world.orgs)} organizations, {len(world.users)} users. "
+               f"Every demo account's password is {DEMO_PASSWORD!r} (demo only).")

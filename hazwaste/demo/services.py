@@ -1,0 +1,187 @@
+"""Build the demo world through the same services users go through.
+
+Accounts (all with :data:`DEMO_PASSWORD`, demo only):
+
+===========================  ==============================================================
+admin@demo.test              platform administrator
+producer@demo.test           鄂尔多斯市恒源煤化工有限公司 (coal chemicals, 鄂托克旗) — admin
+producer2@demo.test          鄂尔多斯市康宁医院 (hospital, 东胜区) — admin
+carrier@demo.test            鄂尔多斯市安驰危险货物运输有限公司 — admin
+driver@demo.test             its driver 李师傅
+driver2@demo.test            its driver 王师傅
+receiver@demo.test           鄂尔多斯市绿源环保科技有限公司 — licence excludes HW01 and HW29
+receiver2@demo.test          内蒙古蒙西危险废物处置中心 — licence expiring in 25 days
+regulator@demo.test          鄂尔多斯市生态环境局 (150600)
+regulator-otog@demo.test     鄂尔多斯市生态环境局鄂托克旗分局 (150624)
+===========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from stdnum.cn import uscc as stdnum_uscc
+
+from hazwaste.accounts import services as accounts
+from hazwaste.accounts.models import Organization, OrgStatus, RegulatorBody, User, UserRole
+from hazwaste.catalog import services as catalog
+from hazwaste.permits import services as permits
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - documented demo-only password
+PASSWORD_MIN = 10
+
+
+class DemoRefused(Exception):
+    """The database already holds organizations and ``force`` was not given."""
+
+
+def demo_uscc(region_code: str, org_code: str) -> str:
+    """A checksum-valid USCC for a (fictional) enterprise: ``91`` + region + org code."""
+    body = f"91{region_code}{org_code}"
+    return body + stdnum_uscc.calc_check_digit(body)
+
+
+@dataclass
+class DemoWorld:
+    users: dict[str, User] = field(default_factory=dict)
+    orgs: dict[str, Organization] = field(default_factory=dict)
+    bodies: dict[str, RegulatorBody] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ORGS: list[dict[str, Any]] = [
+    {"key": "producer", "email": "producer@demo.test", "name": "张伟",
+     "org_name": "鄂尔多斯市恒源煤化工有限公司", "org_code": "MA0N8C3K7",
+     "region_code": "150624", "address": "内蒙古自治区鄂尔多斯市鄂托克旗棋盘井工业园区纬三路8号",
+     "latitude": 39.3480, "longitude": 106.9590, "roles": ("producer",)},
+    {"key": "producer2", "email": "producer2@demo.test", "name": "刘芳",
+     "org_name": "鄂尔多斯市康宁医院", "org_code": "46013652X",
+     "region_code": "150602", "address": "内蒙古自治区鄂尔多斯市东胜区伊煤南路21号",
+     "latitude": 39.8120, "longitude": 109.9870, "roles": ("producer",)},
+    {"key": "carrier", "email": "carrier@demo.test", "name": "赵强",
+     "org_name": "鄂尔多斯市安驰危险货物运输有限公司", "org_code": "MA0Q4TR51",
+     "region_code": "150602", "address": "内蒙古自治区鄂尔多斯市东胜区罕台镇物流园区A3",
+     "latitude": 39.8680, "longitude": 109.8920, "roles": ("carrier",)},
+    {"key": "receiver", "email": "receiver@demo.test", "name": "陈静",
+     "org_name": "鄂尔多斯市绿源环保科技有限公司", "org_code": "MA0PWX2D4",
+     "region_code": "150621", "address": "内蒙古自治区鄂尔多斯市达拉特旗树林召镇循环经济园区",
+     "latitude": 40.3900, "longitude": 110.0400, "roles": ("receiver",)},
+    {"key": "receiver2", "email": "receiver2@demo.test", "name": "孙磊",
+     "org_name": "内蒙古蒙西危险废物处置中心有限公司", "org_code": "MA13K8N63",
+     "region_code": "150624", "address": "内蒙古自治区鄂尔多斯市鄂托克旗蒙西镇高新技术工业园区",
+     "latitude": 39.4610, "longitude": 107.0620, "roles": ("receiver",)},
+]
+
+
+def seed_demo(session: Session, now: datetime, force: bool = False) -> DemoWorld:
+    """Create the demo world. Refuses (``DemoRefused``) if organizations exist, unless ``force``.
+
+    Reference data must be loaded first (``flask load-reference``); this function loads it if
+    the catalogue is empty. Nothing is committed here.
+    """
+    if session.scalar(select(func.count()).select_from(Organization)) and not force:
+        raise DemoRefused("the database already has organizations")
+    if not catalog.reference_data_loaded(session):
+        catalog.load_reference_data(session)
+    world = DemoWorld()
+    today = now.date()
+
+    admin = session.scalar(select(User).where(User.email == "admin@demo.test"))
+    if admin is None:
+        admin = User(email="admin@demo.test", name="平台管理员",
+                     password_hash=accounts.hash_password(DEMO_PASSWORD), role=UserRole.ADMIN,
+                     is_platform_admin=True, created_at=now, password_changed_at=now)
+        session.add(admin)
+        session.flush()
+    world.users["admin"] = admin
+
+    for spec in ORGS:
+        if session.scalar(select(User.id).where(User.email == spec["email"])):
+            raise DemoRefused(f"{spec['email']} already exists; use a fresh database")
+        data = {
+            "uscc": demo_uscc(spec["region_code"], spec["org_code"]),
+            "org_name": spec["org_name"], "address": spec["address"],
+            "region_code": spec["region_code"], "latitude": spec["latitude"],
+            "longitude": spec["longitude"], "contact_phone": "0477-8000000",
+            "name": spec["name"], "email": spec["email"], "phone": "",
+            "password": DEMO_PASSWORD,
+            **{f"is_{r}": r in spec["roles"] for r in ("producer", "carrier", "receiver")},
+        }
+        org, user = accounts.register_organization(session, now, data, PASSWORD_MIN)
+        accounts.review_organization(session, now, admin, org.id, approve=True,
+                                     note="演示数据 / demo data")
+        world.orgs[spec["key"]] = org
+        world.users[spec["key"]] = user
+
+    carrier_admin = world.users["carrier"]
+    for email, name in (("driver@demo.test", "李建国"), ("driver2@demo.test", "王海军")):
+        key = email.split("@")[0]
+        world.users[key] = accounts.create_org_user(
+            session, now, carrier_admin,
+            {"email": email, "name": name, "phone": "", "password": DEMO_PASSWORD,
+             "role": "driver"}, PASSWORD_MIN)
+    world.users["producer_staff"] = accounts.create_org_user(
+        session, now, world.users["producer"],
+        {"email": "producer-staff@demo.test", "name": "周敏", "phone": "",
+         "password": DEMO_PASSWORD, "role": "member"}, PASSWORD_MIN)
+
+    # Carrier: permit, two vehicles, two drivers' papers.
+    world.extra["carrier_permit"] = permits.create_carrier_permit(
+        session, now, carrier_admin,
+        {"number": "蒙交运管许可鄂字150602000871号", "valid_from": date(2024, 3, 1),
+         "valid_to": date(2028, 2, 29)})
+    world.extra["vehicles"] = [
+        permits.create_vehicle(session, now, carrier_admin,
+                               {"plate": "蒙K5B120", "vehicle_type": "危险货物厢式货车",
+                                "max_load_kg": Decimal("18000")}),
+        permits.create_vehicle(session, now, carrier_admin,
+                               {"plate": "蒙KD26318", "vehicle_type": "危险货物罐式货车",
+                                "max_load_kg": Decimal("9500")}),
+    ]
+    for key, number in (("driver", "150602198503120817"), ("driver2", "150621199007234412")):
+        permits.register_driver(session, now, carrier_admin, {
+            "user_id": world.users[key].id, "licence_number": number,
+            "qualification_number": f"1506{number[-8:]}",
+            "qualification_valid_to": date(today.year + 3, 6, 30)})
+
+    # Receiver 1: broad licence that excludes medical waste (HW01) and HW29 (mercury).
+    world.extra["licence"] = permits.create_licence(session, now, world.users["receiver"], {
+        "number": "蒙危废经第150621001号", "valid_from": date(2023, 1, 1),
+        "valid_to": date(2027, 12, 31), "annual_capacity_kg": Decimal("30000000"),
+        "scope_categories": ["HW06", "HW08", "HW09", "HW11", "HW12", "HW13", "HW49", "HW50"],
+        "scope_codes": [], "methods": ["R2", "R3", "R9", "D10", "C3"], "note": ""})
+    # Receiver 2: incineration centre, licence about to expire.
+    world.extra["licence2"] = permits.create_licence(session, now, world.users["receiver2"], {
+        "number": "蒙危废经第150624003号", "valid_from": date(2021, 12, 18),
+        "valid_to": today + timedelta(days=25), "annual_capacity_kg": Decimal("12000000"),
+        "scope_categories": ["HW01", "HW02", "HW03", "HW04", "HW08", "HW49"],
+        "scope_codes": ["261-084-45"], "methods": ["D10", "Y10", "D1"], "note": ""})
+
+    for key, name, region, email, user_name in (
+        ("city", "鄂尔多斯市生态环境局", "150600", "regulator@demo.test", "高明"),
+        ("otog", "鄂尔多斯市生态环境局鄂托克旗分局", "150624", "regulator-otog@demo.test", "巴特尔"),
+    ):
+        body = session.scalar(select(RegulatorBody).where(RegulatorBody.name == name))
+        if body is None:
+            body = accounts.create_regulator_body(session, now, admin,
+                                                  {"name": name, "region_code": region})
+        world.bodies[key] = body
+        world.users[f"regulator_{key}"] = accounts.create_regulator_user(
+            session, now, admin, body,
+            {"email": email, "name": user_name, "phone": "", "password": DEMO_PASSWORD,
+             "role": "admin"}, PASSWORD_MIN)
+
+    # One registration still waiting for the platform admin, so the queue is not empty.
+    accounts.register_organization(session, now, {
+        "uscc": demo_uscc("150603", "MA7XK2L90"), "org_name": "鄂尔多斯市康巴什区新材料科技有限公司",
+        "address": "内蒙古自治区鄂尔多斯市康巴什区创业大厦12层", "region_code": "150603",
+        "latitude": 39.6050, "longitude": 109.7810, "contact_phone": "",
+        "name": "韩雪", "email": "pending@demo.test", "phone": "", "password": DEMO_PASSWORD,
+        "is_producer": True, "is_carrier": False, "is_receiver": False}, PASSWORD_MIN)
+    assert all(o.status is OrgStatus.APPROVED for o in world.orgs.values())
+    return world

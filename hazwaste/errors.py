@@ -1,0 +1,170 @@
+"""Domain errors raised by services, and the HTTP error handlers for pages and the API.
+
+Services raise :class:`ServiceError` subclasses; views and the API turn them into responses.
+API responses are always ``{"error": {"code", "message", "fields"}}``; pages render
+``errors/error.html``. No handler ever shows a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_wtf.csrf import CSRFError
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """Base of every rule violation a service reports to its caller."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str = "", fields: dict[str, Any] | None = None, **extra: Any):
+        super().__init__(message)
+        self.message = str(message)
+        self.fields = fields or {}
+        self.extra = extra
+
+
+class Invalid(ServiceError):
+    """Input breaks a rule; ``fields`` maps each field to its messages."""
+
+    status = 422
+    code = "invalid"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(ServiceError):
+    """The object is not in a state that allows the action (e.g. a lifecycle race lost)."""
+
+    status = 409
+    code = "conflict"
+
+
+TITLES = {
+    400: lazy_gettext("Bad request"),
+    401: lazy_gettext("Please log in"),
+    403: lazy_gettext("Access denied"),
+    404: lazy_gettext("Not found"),
+    405: lazy_gettext("Method not allowed"),
+    409: lazy_gettext("Conflict"),
+    413: lazy_gettext("Upload too large"),
+    422: lazy_gettext("Invalid data"),
+    429: lazy_gettext("Too many attempts"),
+    500: lazy_gettext("Something went wrong"),
+}
+
+MESSAGES = {
+    400: lazy_gettext("The request could not be understood."),
+    401: lazy_gettext("You need to log in to see this."),
+    403: lazy_gettext("You are not allowed to see or do this."),
+    404: lazy_gettext("There is nothing at this address."),
+    405: lazy_gettext("This address does not accept that kind of request."),
+    409: lazy_gettext("The object changed in the meantime; reload and try again."),
+    413: lazy_gettext("The uploaded file is too large."),
+    422: lazy_gettext("Some fields are not valid."),
+    429: lazy_gettext("Too many attempts. Please wait a few minutes and try again."),
+    500: lazy_gettext("An unexpected error occurred. It has been logged; please try again."),
+}
+
+API_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(
+    status: int,
+    message: str | None = None,
+    fields: dict[str, Any] | None = None,
+    code: str | None = None,
+    **extra: Any,
+) -> tuple[Response, int]:
+    body: dict[str, Any] = {
+        "code": code or API_CODES.get(status, "error"),
+        "message": message or str(MESSAGES.get(status, "")),
+        "fields": fields or {},
+    }
+    body.update(extra)
+    return jsonify({"error": body}), status
+
+
+def error_page(status: int, message: str | None = None) -> tuple[str, int]:
+    return (
+        render_template(
+            "errors/error.html",
+            status=status,
+            title=TITLES.get(status, TITLES[500]),
+            message=message or MESSAGES.get(status, MESSAGES[500]),
+        ),
+        status,
+    )
+
+
+def _respond(status: int, message: str | None = None, **kw: Any) -> Any:
+    if wants_json():
+        return api_error(status, message, **kw)
+    return error_page(status, message)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Any:
+        if wants_json():
+            return api_error(exc.status, exc.message, exc.fields, exc.code, **exc.extra)
+        return error_page(exc.status, exc.message)
+
+    @app.errorhandler(ValidationError)
+    def validation_error(exc: ValidationError) -> Any:
+        from hazwaste.schemas import field_errors
+
+        return _respond(422, fields=field_errors(exc)) if wants_json() else error_page(422)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Any:
+        return _respond(
+            400, _("The form expired or was sent from another site. Please reload and try again.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        if status == 429:
+            return _respond(429)
+        return _respond(status)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        from hazwaste.extensions import db
+
+        db.session.rollback()
+        return _respond(500)

@@ -1,0 +1,106 @@
+"""Translated labels for stored codes (roles, statuses, hazards), and display filters.
+
+Stored values stay language-neutral; pages and documents show them through these maps.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from hazwaste.db import KG_PER_TONNE
+
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "member": _l("Staff member"),
+    "driver": _l("Driver"),
+    "inspector": _l("Inspector"),
+}
+ORG_ROLE_LABELS = {
+    "producer": _l("Producer"),
+    "carrier": _l("Carrier"),
+    "receiver": _l("Receiver"),
+}
+ORG_STATUS_LABELS = {
+    "pending": _l("Pending approval"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+    "suspended": _l("Suspended"),
+}
+HAZARD_LABELS = {
+    "T": _l("Toxic (T)"),
+    "C": _l("Corrosive (C)"),
+    "I": _l("Ignitable (I)"),
+    "R": _l("Reactive (R)"),
+    "In": _l("Infectious (In)"),
+}
+METHOD_KIND_LABELS = {"利用": _l("Utilisation"), "处置": _l("Disposal"), "其他": _l("Other")}
+REGION_LEVEL_LABELS = {
+    "province": _l("Province"),
+    "prefecture": _l("Prefecture"),
+    "county": _l("County"),
+}
+
+
+def _label(table: dict[str, Any], value: str) -> str:
+    return str(table.get(value, value))
+
+
+def local_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def datetime_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time shown in China Standard Time."""
+    if value is None:
+        return ""
+    return value.astimezone(local_tz()).strftime(fmt)
+
+
+def date_iso(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def kg(value: Decimal | None) -> str:
+    """A weight in kilograms with locale grouping, exact (no rounding beyond the gram)."""
+    if value is None:
+        return ""
+    return str(format_decimal(Decimal(value).normalize(), format="#,##0.###"))
+
+
+def tonnes(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    return str(format_decimal((Decimal(value) / KG_PER_TONNE).normalize(), format="#,##0.######"))
+
+
+def method_name(method: Any) -> str:
+    """Chinese name in Chinese, our English translation otherwise."""
+    from flask_babel import get_locale
+
+    return method.name_zh if str(get_locale()).startswith("zh") else method.name_en
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(datetime_local=datetime_local, date_iso=date_iso, kg=kg,
+                                 tonnes=tonnes)
+
+    @app.context_processor
+    def labels() -> dict[str, Any]:
+        return {
+            "role_label": lambda v: _label(ROLE_LABELS, v),
+            "org_role_label": lambda v: _label(ORG_ROLE_LABELS, v),
+            "org_status_label": lambda v: _label(ORG_STATUS_LABELS, v),
+            "hazard_label": lambda v: _label(HAZARD_LABELS, v),
+            "method_kind_label": lambda v: _label(METHOD_KIND_LABELS, v),
+            "region_level_label": lambda v: _label(REGION_LEVEL_LABELS, v),
+            "method_name": method_name,
+            "current_user": current_user,
+        }

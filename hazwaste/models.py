@@ -1,0 +1,28 @@
+"""Import every domain's models so ``Base.metadata`` is complete (Alembic, create_all)."""
+
+from hazwaste.accounts.models import ApiToken, Organization, RegulatorBody, User
+from hazwaste.api.models import IdempotencyRecord
+from hazwaste.audit.models import AuditEntry, AuditHead
+from hazwaste.catalog.models import (
+    CatalogEdition,
+    Exemption,
+    Region,
+    TreatmentMethod,
+    WasteCategory,
+    WasteCode,
+)
+from hazwaste.permits.models import (
+    CarrierPermit,
+    Driver,
+    Licence,
+    LicenceMethod,
+    LicenceScope,
+    Vehicle,
+)
+
+__all__ = [
+    "ApiToken", "AuditEntry", "AuditHead", "CarrierPermit", "CatalogEdition", "Driver",
+    "Exemption", "IdempotencyRecord", "Licence", "LicenceMethod", "LicenceScope",
+    "Organization", "Region", "RegulatorBody", "TreatmentMethod", "User", "Vehicle",
+    "WasteCategory", "WasteCode",
+]

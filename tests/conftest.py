@@ -1,0 +1,164 @@
+"""Test set-up: one database per run, built by the Alembic migrations; each test in a
+transaction that is rolled back.
+
+Set ``TEST_DATABASE_URL`` to run on PostgreSQL (CI does); otherwise a temporary SQLite file
+is used. Tests marked ``postgres`` need PostgreSQL and say so when it is absent; tests
+marked ``browser`` need Debian's chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from hazwaste import create_app
+from hazwaste.extensions import db, limiter
+
+FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
+def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if url:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def is_postgres(app: Flask) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def test_config(url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "PASSWORD_HASH_PARAMS": FAST_HASH,
+        "PUBLIC_BASE_URL": "http://localhost",
+        **extra,
+    }
+
+
+def _reset_schema(app: Flask) -> None:
+    """Drop everything and rebuild with the migrations, as production does."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        if is_postgres(app):
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        else:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade()
+        from hazwaste.catalog.services import load_reference_data
+
+        load_reference_data(db.session)
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    application = create_app(test_config(database_url))
+    _reset_schema(application)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def session(app: Flask) -> Iterator[Session]:
+    """A session inside a transaction rolled back after the test.
+
+    The app's engine is swapped for one connection holding an open transaction, so every
+    request the test makes (and every ``commit``) becomes a savepoint inside it.
+    """
+    with app.app_context():
+        engines = db.engines
+        engine = engines[None]
+        connection = engine.connect()
+        outer = connection.begin()
+        engines[None] = connection  # type: ignore[assignment]
+        db.session.remove()
+        db.session.configure(join_transaction_mode="create_savepoint")
+        if app.config.get("RATELIMIT_ENABLED", True):
+            limiter.reset()
+        try:
+            yield db.session()
+        finally:
+            db.session.remove()
+            engines[None] = engine
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture()
+def client(app: Flask, session: Session) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def now() -> datetime:
+    return datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture()
+def demo(session: Session, now: datetime) -> Any:
+    """The demo world (see ``hazwaste.demo.services``), inside the test's transaction."""
+    from hazwaste.demo.services import seed_demo
+
+    world = seed_demo(session, now)
+    session.commit()
+    return world
+
+
+def login(client: FlaskClient, email: str, password: str = "demo-pass-2026") -> None:
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def api_token(client: FlaskClient, email: str, password: str = "demo-pass-2026") -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 201, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['data']['token']}"}
+
+
+CHROMIUM = shutil.which("chromium")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Say plainly which system components are missing instead of failing obscurely."""
+    on_pg = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
+    for item in items:
+        if "postgres" in item.keywords and not on_pg:
+            item.add_marker(pytest.mark.skip(
+                reason="needs PostgreSQL: set TEST_DATABASE_URL (.ci/run installs and starts one)"))
+        if "browser" in item.keywords and not CHROMIUM:
+            item.add_marker(pytest.mark.skip(
+                reason="needs Debian's chromium package (apt-get install chromium); .ci/run installs it"))
