@@ -16,7 +16,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ``config`` overrides values loaded from :mod:`hazwaste.config` (tests pass theirs here).
     Wiring only: every domain brings its own ``init_app``.
     """
-    from hazwaste import accounts, api, audit, catalog, demo, errors, i18n, permits, web
+    from hazwaste import (
+        accounts,
+        api,
+        audit,
+        catalog,
+        demo,
+        errors,
+        i18n,
+        manifests,
+        permits,
+        web,
+    )
     from hazwaste.config import load_config
     from hazwaste.extensions import init_extensions
 
@@ -30,6 +41,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     i18n.init_app(app)
     errors.init_app(app)
-    for domain in (web, accounts, catalog, permits, audit, demo, api):
+    for domain in (web, accounts, catalog, permits, manifests, audit, demo, api):
         domain.init_app(app)
     return app

@@ -108,3 +108,30 @@ class Base(DeclarativeBase):
             str: String(),
         },
     )
+
+
+def configure_sqlite(engine: Any) -> None:
+    """Make SQLite behave like a real transactional database for this app.
+
+    pysqlite's own transaction handling breaks SAVEPOINTs and defers locking, so we take
+    control (per the SQLAlchemy docs): ``BEGIN IMMEDIATE`` takes the write lock at the start,
+    which makes concurrent lifecycle steps wait and then see the winner's status instead of
+    failing with "database is locked". WAL keeps readers unblocked; foreign keys are enforced.
+    """
+    from sqlalchemy import event
+
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, redirect, request
+from flask import Blueprint, Flask, current_app, has_request_context, redirect, request
 from werkzeug.wrappers import Response
 
 from hazwaste.extensions import babel
@@ -18,6 +18,8 @@ bp = Blueprint("i18n", __name__)
 
 def select_locale() -> str:
     languages: tuple[str, ...] = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands and jobs: the default language
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in languages:
         return chosen

@@ -11,6 +11,12 @@ from hazwaste.catalog.models import (
     WasteCategory,
     WasteCode,
 )
+from hazwaste.manifests.models import (
+    Manifest,
+    ManifestEvent,
+    ManifestLine,
+    ManifestSerial,
+)
 from hazwaste.permits.models import (
     CarrierPermit,
     Driver,
@@ -22,7 +28,8 @@ from hazwaste.permits.models import (
 
 __all__ = [
     "ApiToken", "AuditEntry", "AuditHead", "CarrierPermit", "CatalogEdition", "Driver",
-    "Exemption", "IdempotencyRecord", "Licence", "LicenceMethod", "LicenceScope",
+    "Exemption", "IdempotencyRecord", "Licence", "Manifest", "ManifestEvent", "ManifestLine",
+    "ManifestSerial", "LicenceMethod", "LicenceScope",
     "Organization", "Region", "RegulatorBody", "TreatmentMethod", "User", "Vehicle",
     "WasteCategory", "WasteCode",
 ]

@@ -174,3 +174,78 @@ def field_errors(exc: ValidationError) -> dict[str, Any]:
     """Translated messages keyed by field (``_schema`` for whole-form errors)."""
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
     return translate_messages(messages)  # type: ignore[no-any-return]
+
+
+class Amount(fields.Field):
+    """A positive decimal quantity in the unit given beside it (converted by :func:`to_kg`)."""
+
+    default_error_messages = {
+        "invalid": N_("Enter a number, for example 1250.5."),
+        "positive": N_("Must be greater than zero."),
+        "negative": N_("Must not be negative."),
+        "too_large": N_("Too large."),
+    }
+
+    def __init__(self, *, positive: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.positive = positive
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        try:
+            number = Decimal(str(value).strip().replace(",", ""))
+        except (InvalidOperation, ValueError) as exc:
+            raise self.make_error("invalid") from exc
+        if not number.is_finite():
+            raise self.make_error("invalid")
+        if self.positive and number <= 0:
+            raise self.make_error("positive")
+        if number < 0:
+            raise self.make_error("negative")
+        if number >= Decimal("1e12"):
+            raise self.make_error("too_large")
+        return number
+
+
+UNITS = ("kg", "t")
+
+
+def to_kg(value: Decimal, unit: str) -> Decimal | None:
+    """``value`` in ``unit`` as kilograms, or None if finer than one gram."""
+    kg = value * KG_PER_TONNE if unit == "t" else value
+    if kg != kg.quantize(QUANTITY_PLACES):
+        return None
+    return kg.quantize(QUANTITY_PLACES)
+
+
+PRECISION_MESSAGE = N_("At most three decimals in kg (one gram).")
+
+
+def nested_form(form: MultiDict[str, str], prefix: str = "lines") -> dict[str, Any]:
+    """Turn ``lines-0-waste_code``-style form fields into ``{"lines": [{...}, ...]}``.
+
+    Other fields are copied as in :func:`form_dict` (first value; ``hazards``-style repeated
+    fields inside lines keep every value). Rows left completely blank are dropped.
+    """
+    out: dict[str, Any] = {}
+    rows: dict[int, dict[str, Any]] = {}
+    for key in form:
+        if key == "csrf_token":
+            continue
+        if key.startswith(prefix + "-"):
+            _, index, name = key.split("-", 2)
+            if not index.isdigit():
+                continue
+            values = [v for v in form.getlist(key)]
+            rows.setdefault(int(index), {})[name] = values if len(values) > 1 else values[0]
+        else:
+            out[key] = form.get(key)
+    cleaned = []
+    for _index, row in sorted(rows.items()):
+        if any(str(v).strip() for v in row.values() if not isinstance(v, list)) or any(
+            isinstance(v, list) and v for v in row.values()
+        ):
+            cleaned.append(row)
+    out[prefix] = cleaned
+    return out

@@ -143,11 +143,12 @@ def seed_demo(session: Session, now: datetime, force: bool = False) -> DemoWorld
                                {"plate": "蒙KD26318", "vehicle_type": "危险货物罐式货车",
                                 "max_load_kg": Decimal("9500")}),
     ]
+    world.extra["drivers"] = []
     for key, number in (("driver", "150602198503120817"), ("driver2", "150621199007234412")):
-        permits.register_driver(session, now, carrier_admin, {
+        world.extra["drivers"].append(permits.register_driver(session, now, carrier_admin, {
             "user_id": world.users[key].id, "licence_number": number,
             "qualification_number": f"1506{number[-8:]}",
-            "qualification_valid_to": date(today.year + 3, 6, 30)})
+            "qualification_valid_to": date(today.year + 3, 6, 30)}))
 
     # Receiver 1: broad licence that excludes medical waste (HW01) and HW29 (mercury).
     world.extra["licence"] = permits.create_licence(session, now, world.users["receiver"], {

@@ -1,0 +1,9 @@
+"""Manifests: drafts, the lifecycle state machine, QR scan pages, lists and timelines."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from hazwaste.manifests import views
+
+    app.register_blueprint(views.bp)
