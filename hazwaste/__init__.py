@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         audit,
         catalog,
         demo,
+        documents,
         errors,
         i18n,
         manifests,
@@ -41,6 +42,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     i18n.init_app(app)
     errors.init_app(app)
-    for domain in (web, accounts, catalog, permits, manifests, audit, demo, api):
+    for domain in (web, accounts, catalog, permits, manifests, documents, audit, demo, api):
         domain.init_app(app)
     return app

@@ -42,6 +42,46 @@ HAZARD_LABELS = {
     "In": _l("Infectious (In)"),
 }
 METHOD_KIND_LABELS = {"利用": _l("Utilisation"), "处置": _l("Disposal"), "其他": _l("Other")}
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted"),
+    "in_transit": _l("In transit"),
+    "delivered": _l("Delivered"),
+    "received": _l("Received"),
+    "completed": _l("Completed"),
+    "cancelled": _l("Cancelled"),
+    "rejected": _l("Rejected"),
+}
+EVENT_LABELS = {
+    "created": _l("Draft created"),
+    "edited": _l("Draft edited"),
+    "submitted": _l("Submitted"),
+    "picked_up": _l("Picked up"),
+    "delivered": _l("Arrived at receiver"),
+    "received": _l("Received"),
+    "rejected": _l("Rejected"),
+    "disposed": _l("Disposal recorded"),
+    "cancelled": _l("Cancelled"),
+    "corrected": _l("Corrected"),
+}
+PHYSICAL_FORM_LABELS = {
+    "solid": _l("Solid"),
+    "liquid": _l("Liquid"),
+    "semi_solid": _l("Semi-solid"),
+    "gas": _l("Gas"),
+}
+DECISION_LABELS = {
+    "accept": _l("Accept"),
+    "partial": _l("Partially reject"),
+    "reject": _l("Reject"),
+}
+POSITION_NOTE_LABELS = {
+    "denied": _l("Position refused by the user"),
+    "unavailable": _l("No position available"),
+    "timeout": _l("Position timed out"),
+    "not_requested": _l("No position (desktop)"),
+    "unsupported": _l("Device cannot give a position"),
+}
 REGION_LEVEL_LABELS = {
     "province": _l("Province"),
     "prefecture": _l("Prefecture"),
@@ -102,5 +142,10 @@ def init_app(app: Flask) -> None:
             "method_kind_label": lambda v: _label(METHOD_KIND_LABELS, v),
             "region_level_label": lambda v: _label(REGION_LEVEL_LABELS, v),
             "method_name": method_name,
+            "status_label": lambda v: _label(STATUS_LABELS, v),
+            "event_label": lambda v: _label(EVENT_LABELS, v),
+            "form_label": lambda v: _label(PHYSICAL_FORM_LABELS, v),
+            "decision_label": lambda v: _label(DECISION_LABELS, v),
+            "position_note_label": lambda v: _label(POSITION_NOTE_LABELS, v),
             "current_user": current_user,
         }

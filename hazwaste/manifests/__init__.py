@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hazwaste.manifests import views
+    from hazwaste.manifests import scan, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(scan.bp)
