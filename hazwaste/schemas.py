@@ -50,7 +50,9 @@ class _Length(validate.Length):
     """Length validator whose message is translated when it is raised."""
 
     def _format_error(self, value: Any, message: str) -> str:
-        return gettext(message).format(input=value, min=self.min, max=self.max, equal=self.equal)
+        # marshmallow passes its own default text as `message`; ours is in self.error.
+        text = gettext(self.error or message)
+        return text.format(input=value, min=self.min, max=self.max, equal=self.equal)
 
 
 def length(min: int | None = None, max: int | None = None) -> validate.Length:  # noqa: A002
