@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -77,14 +77,47 @@ def _reset_schema(app: Flask) -> None:
         db.session.remove()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile each .po to .mo when missing or older (.mo files are not in git)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (ROOT / "hazwaste" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as src:
+            catalogue = read_po(src)
+        tmp = mo.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs must not see half a file
+        with tmp.open("wb") as out:
+            write_mo(out, catalogue, use_fuzzy=True)
+        tmp.replace(mo)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return _database_url(tmp_path_factory)
 
 
+class FreshGlobalsClient(FlaskClient):
+    """A test client whose every request starts with an empty ``flask.g``, as in production.
+
+    The ``session`` fixture keeps one app context open for the whole test and Flask reuses it
+    for each request, so ``g`` (Flask-Babel's locale, Flask-Login's user) would otherwise
+    carry over from one request to the next.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if has_app_context():
+            vars(g._get_current_object()).clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str) -> Iterator[Flask]:
     application = create_app(test_config(database_url))
+    application.test_client_class = FreshGlobalsClient
     _reset_schema(application)
     yield application
     with application.app_context():
