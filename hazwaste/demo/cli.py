@@ -17,7 +17,7 @@ from hazwaste.extensions import db
 def seed_demo_command(force: bool, if_empty: bool) -> None:
     """Create the demo organizations, users, permits and regulators around Ordos."""
     try:
-        world = seed_demo(db.session, utcnow(), force=force)
+        world = seed_demo(db.session, utcnow(), force=force, history=True)
     except DemoRefused as exc:
         db.session.rollback()
         if if_empty:

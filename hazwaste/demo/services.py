@@ -78,8 +78,12 @@ ORGS: list[dict[str, Any]] = [
 ]
 
 
-def seed_demo(session: Session, now: datetime, force: bool = False) -> DemoWorld:
+def seed_demo(session: Session, now: datetime, force: bool = False,
+              history: bool = False) -> DemoWorld:
     """Create the demo world. Refuses (``DemoRefused``) if organizations exist, unless ``force``.
+
+    With ``history`` it also plays a few weeks of manifests through the lifecycle (see
+    :func:`seed_history`), so a newcomer sees lists, timelines and overdue items at once.
 
     Reference data must be loaded first (``flask load-reference``); this function loads it if
     the catalogue is empty. Nothing is committed here.
@@ -184,5 +188,128 @@ def seed_demo(session: Session, now: datetime, force: bool = False) -> DemoWorld
         "latitude": 39.6050, "longitude": 109.7810, "contact_phone": "",
         "name": "韩雪", "email": "pending@demo.test", "phone": "", "password": DEMO_PASSWORD,
         "is_producer": True, "is_carrier": False, "is_receiver": False}, PASSWORD_MIN)
-    assert all(o.status is OrgStatus.APPROVED for o in world.orgs.values())
+    if history:
+        seed_history(session, now, world)
     return world
+
+
+def _line(code: str, name: str, form: str, hazards: list[str], packaging: str, count: int,
+          kg: str) -> dict[str, Any]:
+    return {"waste_code": code, "waste_name": name, "physical_form": form, "hazards": hazards,
+            "packaging": packaging, "container_count": count, "declared_kg": Decimal(kg),
+            "declared_unit": "kg"}
+
+
+COAL_LINES = [
+    _line("900-249-08", "废矿物油（设备检修）", "liquid", ["T", "I"], "200L铁桶", 9, "1620"),
+    _line("252-002-11", "煤气净化焦油渣", "semi_solid", ["T"], "吨桶", 4, "3850"),
+    _line("900-041-49", "沾染危险废物的废包装桶", "solid", ["T", "In"], "吨袋", 2, "460"),
+]
+HOSPITAL_LINES = [
+    _line("841-001-01", "感染性废物", "solid", ["In"], "医疗废物专用周转箱", 24, "386.5"),
+    _line("841-002-01", "损伤性废物", "solid", ["In"], "利器盒", 6, "42.3"),
+]
+EMERGENCY = ("运输途中发生泄漏：立即停车、设置警示标志，用吸附棉和防渗布围堵，"
+             "禁止明火；拨打119和鄂尔多斯市生态环境局应急电话0477-8581234，通知移出人。")
+
+
+def seed_history(session: Session, now: datetime, world: DemoWorld) -> list[Any]:
+    """Manifests in every status, with real hand-offs in the past:
+
+    completed (twice, one with a weight gap), received awaiting disposal, delivered with the
+    receipt overdue, in transit for three days, submitted for tomorrow, rejected, cancelled,
+    and a draft. Uses the lifecycle verbs with past times, so events and the audit chain are
+    exactly what users would have produced.
+    """
+    from hazwaste.manifests import lifecycle
+    from hazwaste.manifests import services as manifests
+
+    producer, hospital = world.users["producer"], world.users["producer2"]
+    driver, receiver, receiver2 = (world.users["driver"], world.users["receiver"],
+                                   world.users["receiver2"])
+    truck, tanker = world.extra["vehicles"]
+    drivers = world.extra["drivers"]
+    made = []
+
+    def draft(user: User, receiver_org: Organization, lines: list[dict[str, Any]],
+              day: datetime, vehicle: Any = truck, driver_index: int = 0) -> Any:
+        data = {"carrier_id": world.orgs["carrier"].id, "receiver_id": receiver_org.id,
+                "vehicle_id": vehicle.id, "driver_id": drivers[driver_index].id,
+                "planned_date": manifests.local_date(day), "emergency_measures": EMERGENCY,
+                "lines": [dict(line) for line in lines]}
+        manifest = manifests.create_draft(session, day - timedelta(hours=20), user, data)
+        made.append(manifest)
+        return manifest
+
+    def run(manifest: Any, user: User, day: datetime, until: str, factor: str = "1",
+            received_factor: str = "1", position: tuple[float, float] | None = None) -> None:
+        lifecycle.submit(session, day - timedelta(hours=19), manifest, user)
+        if until == "submitted":
+            return
+        lat, lon = position or (manifest.producer.latitude, manifest.producer.longitude)
+        lifecycle.pickup(session, day, manifest, driver, {
+            "vehicle_id": manifest.vehicle_id, "note": "", "latitude": lat, "longitude": lon,
+            "accuracy_m": 15.0, "position_note": "",
+            "lines": [{"line_id": ln.id,
+                       "loaded_kg": (ln.declared_kg * Decimal(factor)).quantize(Decimal("1"))}
+                      for ln in manifest.lines]})
+        if until == "in_transit":
+            return
+        arrival = day + timedelta(hours=4)
+        lifecycle.deliver(session, arrival, manifest, driver, {
+            "latitude": manifest.receiver.latitude, "longitude": manifest.receiver.longitude,
+            "accuracy_m": 20.0, "position_note": "", "note": ""})
+        if until == "delivered":
+            return
+        decisions = "reject" if until == "rejected" else "accept"
+        lifecycle.receive(session, arrival + timedelta(hours=2), manifest,
+                          receiver if manifest.receiver_id == world.orgs["receiver"].id
+                          else receiver2, {
+            "note": "", "latitude": None, "longitude": None, "accuracy_m": None,
+            "position_note": "not_requested",
+            "lines": [{"line_id": ln.id, "decision": decisions,
+                       "received_kg": (ln.loaded_kg * Decimal(received_factor)).quantize(
+                           Decimal("1")),
+                       "rejected_kg": None,
+                       "rejection_reason": "" if decisions == "accept"
+                       else "包装破损渗漏，拒绝接收"} for ln in manifest.lines]})
+        if until in ("received", "rejected"):
+            return
+        clerk = receiver if manifest.receiver_id == world.orgs["receiver"].id else receiver2
+        methods = {"08": "R2", "11": "R9", "49": "C3", "01": "D10"}
+        lifecycle.dispose(session, arrival + timedelta(days=3), manifest, clerk, {
+            "note": "", "lines": [{"line_id": ln.id, "method": methods[ln.waste_code[-2:]],
+                                   "disposed_kg": ln.accepted_kg,
+                                   "disposal_date": manifests.local_date(
+                                       arrival + timedelta(days=3))}
+                                  for ln in manifest.lines if ln.accepted_kg]})
+
+    receiver_org, incinerator = world.orgs["receiver"], world.orgs["receiver2"]
+    day = now - timedelta(days=24)
+    run(draft(producer, receiver_org, COAL_LINES, day), producer, day, "completed",
+        received_factor="0.995")
+    day = now - timedelta(days=17)
+    run(draft(hospital, incinerator, HOSPITAL_LINES, day, vehicle=tanker, driver_index=1),
+        hospital, day, "completed")
+    day = now - timedelta(days=13)
+    # Liquid waste oil arrives 7.6 % light: a weight gap beyond the 5 % tolerance.
+    run(draft(producer, receiver_org, COAL_LINES[:1], day), producer, day, "completed",
+        received_factor="0.924")
+    day = now - timedelta(days=9)
+    run(draft(producer, receiver_org, COAL_LINES[1:], day), producer, day, "received")
+    day = now - timedelta(days=14)
+    run(draft(producer, receiver_org, COAL_LINES[:2], day), producer, day, "delivered")
+    day = now - timedelta(days=3)
+    # Picked up three days ago 6 km from the plant, never arrived.
+    run(draft(producer, receiver_org, COAL_LINES[2:], day), producer, day, "in_transit",
+        position=(39.40, 106.99))
+    day = now - timedelta(days=6)
+    run(draft(hospital, incinerator, HOSPITAL_LINES[:1], day, vehicle=tanker, driver_index=1),
+        hospital, day, "rejected")
+    tomorrow = now + timedelta(days=1)
+    run(draft(producer, receiver_org, COAL_LINES, tomorrow), producer, now, "submitted")
+    cancelled = draft(producer, receiver_org, COAL_LINES[:1], tomorrow)
+    lifecycle.submit(session, now - timedelta(hours=3), cancelled, producer)
+    lifecycle.cancel(session, now - timedelta(hours=2), cancelled, producer, "计划停产检修，转移推迟")
+    draft(producer, receiver_org, COAL_LINES[1:2], now + timedelta(days=5))
+    return made

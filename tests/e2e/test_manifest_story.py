@@ -1,0 +1,60 @@
+"""User stories 1–5 of the lifecycle in real headless Chromium: producer on a desktop, the
+driver on a phone-sized screen, the receiver at the weighbridge. Ends with a completed
+manifest."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from hazwaste.db import utcnow
+from hazwaste.manifests.services import local_date
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
+
+
+def _login(page: Any, base: str, email: str, next_path: str = "/") -> None:
+    page.goto(f"{base}/login?next={next_path}")
+    page.fill("#f-email", email)
+    page.fill("#f-password", "demo-pass-2026")
+    page.click("form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def test_producer_fills_and_submits_manifest(browser: Any, live_server: str, tmp_path: Any
+                                             ) -> None:
+    context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en"})
+    page = context.new_page()
+    _login(page, live_server, "producer@demo.test")
+    page.goto(f"{live_server}/manifests/new")
+    page.select_option("#f-receiver_id", label="鄂尔多斯市绿源环保科技有限公司")
+    page.select_option("#f-carrier_id", label="鄂尔多斯市安驰危险货物运输有限公司")
+    page.select_option("#f-vehicle_id", index=1)
+    page.select_option("#f-driver_id", index=1)
+    planned = (local_date(utcnow()) + timedelta(days=1)).isoformat()
+    page.fill("#f-planned_date", planned)
+    page.fill("#f-emergency_measures", "泄漏时用吸附棉围堵，立即报告。")
+    page.fill("#l0-code", "900-249")
+    page.wait_for_timeout(600)  # the catalogue search fills the suggestions
+    page.fill("#l0-code", "900-249-08")
+    page.dispatch_event("#l0-code", "change")
+    page.select_option("#l0-form", "liquid")
+    page.fill("#l0-pack", "200L铁桶")
+    page.fill("#l0-count", "8")
+    page.fill("#l0-qty", "1500")
+    assert page.is_checked("input[name='lines-0-hazards'][value='T']")  # prefilled from code
+    page.screenshot(path=str(tmp_path / "form.png"), full_page=True)
+    page.click("button[value=submit]")
+    page.wait_for_load_state("networkidle")
+    heading = page.text_content("h1") or ""
+    assert re.search(r"Manifest \d{14}", heading), page.content()[:3000]
+    assert page.is_visible("img[alt^='QR code']")
+    with page.expect_download() as download:
+        page.click("text=Print manifest (PDF)")
+    assert download.value.suggested_filename.endswith(".pdf")
+    context.close()
