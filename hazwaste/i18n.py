@@ -36,6 +36,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
     """Only same-site relative paths are followed after login or a language switch."""
     if not target:
         return default
+    # Browsers read "/\\host" as "//host" and drop tabs and newlines ("/\t/host"): refuse both.
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
@@ -65,6 +68,12 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject_locale() -> dict[str, Any]:
+        from babel import Locale
         from flask_babel import get_locale
 
-        return {"current_locale": str(get_locale()), "languages": app.config["LANGUAGES"]}
+        # Babel expands "zh_CN" to zh_Hans_CN (hence the catalogue's directory name);
+        # templates compare against our own codes, so map the locale back to one of them.
+        locale = get_locale()
+        languages = app.config["LANGUAGES"]
+        current = next((code for code in languages if Locale.parse(code) == locale), str(locale))
+        return {"current_locale": current, "languages": languages}
