@@ -31,7 +31,7 @@ ORG_ROLE_LABELS = {
 ORG_STATUS_LABELS = {
     "pending": _l("Pending approval"),
     "approved": _l("Approved"),
-    "rejected": _l("Rejected"),
+    "rejected": _l("Not approved"),
     "suspended": _l("Suspended"),
 }
 HAZARD_LABELS = {

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app, jsonify
+from flask_babel import gettext as _
 from marshmallow import fields
 
 from hazwaste.accounts import services as account_services
@@ -44,7 +45,7 @@ def token() -> Any:
     user = account_services.authenticate(db.session, now, data["email"], data["password"])
     if user is None:
         db.session.rollback()
-        return api_error(401, "Wrong e-mail address or password.")
+        return api_error(401, _("Wrong e-mail address or password."))
     issued = account_services.issue_token(db.session, now, user, current_app.config["API_TOKEN_TTL"])
     db.session.commit()
     return ok(TokenOutSchema().dump(
