@@ -11,12 +11,14 @@ from hazwaste.catalog.models import (
     WasteCategory,
     WasteCode,
 )
+from hazwaste.ledger.models import Container, ContainerSequence, LedgerEntry
 from hazwaste.manifests.models import (
     Manifest,
     ManifestEvent,
     ManifestLine,
     ManifestSerial,
 )
+from hazwaste.plans.models import ManagementPlan
 from hazwaste.permits.models import (
     CarrierPermit,
     Driver,
@@ -27,7 +29,8 @@ from hazwaste.permits.models import (
 )
 
 __all__ = [
-    "ApiToken", "AuditEntry", "AuditHead", "CarrierPermit", "CatalogEdition", "Driver",
+    "ApiToken", "AuditEntry", "AuditHead", "CarrierPermit", "CatalogEdition", "Container",
+    "ContainerSequence", "Driver", "LedgerEntry", "ManagementPlan",
     "Exemption", "IdempotencyRecord", "Licence", "Manifest", "ManifestEvent", "ManifestLine",
     "ManifestSerial", "LicenceMethod", "LicenceScope",
     "Organization", "Region", "RegulatorBody", "TreatmentMethod", "User", "Vehicle",
