@@ -135,3 +135,18 @@ def configure_sqlite(engine: Any) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def grams(expr: Any) -> Any:
+    """Treat a SQL expression over :class:`Quantity` columns as raw integer grams.
+
+    Aggregates such as ``SUM(CASE … quantity_kg …)`` would otherwise be converted as if
+    they were one quantity; use this and :func:`kg_from_grams` for exact arithmetic in SQL.
+    """
+    from sqlalchemy import type_coerce
+
+    return type_coerce(expr, BigInteger)
+
+
+def kg_from_grams(value: Any) -> Decimal:
+    return (Decimal(int(value or 0)) / GRAMS_PER_KG).quantize(Decimal("0.001"))
