@@ -27,6 +27,47 @@ PAGE_SIZE_MAX = 200
 LICENCE_EXPIRY_WARNING_DAYS = 60
 
 
+#: Reconciliation tolerances and deadlines, each overridable as HAZWASTE_RECON_<NAME>.
+RECONCILIATION_DEFAULTS: dict[str, float | int] = {
+    # TRANSIT_OVERDUE: hours from pickup to arrival before a load counts as overdue.
+    "TRANSIT_HOURS": 48,
+    # RECEIPT_OVERDUE: working days (Chinese calendar) from arrival to confirmed receipt.
+    "RECEIPT_WORKING_DAYS": 5,
+    # WEIGHT_GAP: relative tolerance between loaded and received weight, per physical form,
+    # and an absolute floor in kg below which a difference is never flagged.
+    "WEIGHT_TOLERANCE_PCT_LIQUID": 5,
+    "WEIGHT_TOLERANCE_PCT_SOLID": 2,
+    "WEIGHT_FLOOR_KG": 10,
+    # PRODUCER_BALANCE: tolerance of the monthly mass balance (the larger of the two).
+    "BALANCE_TOLERANCE_PCT": 1,
+    "BALANCE_TOLERANCE_KG": 50,
+    # OVER_CAPACITY: share of the licensed annual capacity that warns / is high.
+    "CAPACITY_WARN_PCT": 100,
+    "CAPACITY_HIGH_PCT": 120,
+    # STORAGE_OVERDUE: days in storage before waste must have left (固废法: one year).
+    "STORAGE_DAYS": 365,
+    # OVER_PLAN: tonnage above the management plan that is flagged, in percent.
+    "PLAN_EXCESS_PCT": 10,
+    # LOCATION_MISMATCH: distance between a hand-off's GPS and the party's site.
+    "LOCATION_KM": 2,
+    # NEVER_PICKED_UP: days after submission without pickup or cancellation.
+    "NEVER_PICKED_UP_DAYS": 30,
+    # Severity by unexplained quantity; ≥ CRITICAL_KG is the criminal-referral tier (3 t).
+    "MEDIUM_KG": 100,
+    "HIGH_KG": 1000,
+    "CRITICAL_KG": 3000,
+}
+
+
+def _reconciliation_settings() -> dict[str, float | int]:
+    settings = dict(RECONCILIATION_DEFAULTS)
+    for name, default in RECONCILIATION_DEFAULTS.items():
+        raw = os.environ.get(f"HAZWASTE_RECON_{name}")
+        if raw is not None:
+            settings[name] = type(default)(float(raw)) if isinstance(default, int) else float(raw)
+    return settings
+
+
 def _secret_key(instance: Path) -> str:
     """Return ``SECRET_KEY`` from the environment, or a per-installation random key.
 
@@ -91,6 +132,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         PAGE_SIZE=PAGE_SIZE,
         PAGE_SIZE_MAX=PAGE_SIZE_MAX,
         LICENCE_EXPIRY_WARNING_DAYS=LICENCE_EXPIRY_WARNING_DAYS,
+        RECONCILIATION=_reconciliation_settings(),
         # External base URL for QR codes and links in PDFs; falls back to the request's host.
         PUBLIC_BASE_URL=os.environ.get("HAZWASTE_PUBLIC_BASE_URL", ""),
     )

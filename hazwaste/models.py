@@ -19,6 +19,7 @@ from hazwaste.manifests.models import (
     ManifestSerial,
 )
 from hazwaste.plans.models import ManagementPlan
+from hazwaste.reconciliation.models import Flag, ReconciliationRun
 from hazwaste.permits.models import (
     CarrierPermit,
     Driver,
@@ -31,7 +32,7 @@ from hazwaste.permits.models import (
 __all__ = [
     "ApiToken", "AuditEntry", "AuditHead", "CarrierPermit", "CatalogEdition", "Container",
     "ContainerSequence", "Driver", "LedgerEntry", "ManagementPlan",
-    "Exemption", "IdempotencyRecord", "Licence", "Manifest", "ManifestEvent", "ManifestLine",
+    "Exemption", "Flag", "IdempotencyRecord", "ReconciliationRun", "Licence", "Manifest", "ManifestEvent", "ManifestLine",
     "ManifestSerial", "LicenceMethod", "LicenceScope",
     "Organization", "Region", "RegulatorBody", "TreatmentMethod", "User", "Vehicle",
     "WasteCategory", "WasteCode",

@@ -1,0 +1,11 @@
+"""The rule registry. Adding a rule = one module here (a class decorated with ``register``)
+plus its tests; importing the module below registers it."""
+
+from hazwaste.reconciliation.rules import (  # noqa: F401  (registration side effect)
+    receipt_overdue,
+    transit_overdue,
+    weight_gap,
+)
+from hazwaste.reconciliation.rules.base import REGISTRY, Rule, register
+
+__all__ = ["REGISTRY", "Rule", "register"]

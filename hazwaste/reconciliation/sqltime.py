@@ -1,0 +1,29 @@
+"""Date and time arithmetic in SQL that reads the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Float, Integer, func, literal_column, type_coerce
+from sqlalchemy.orm import Session
+
+SECONDS_PER_DAY = 86400
+
+
+def dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def epoch_seconds(session: Session, column: Any) -> Any:
+    """Seconds since 1970 of a timestamp column (UTC as stored)."""
+    if dialect(session) == "postgresql":
+        return func.extract("epoch", column)
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"; julianday reads it as UTC.
+    return type_coerce((func.julianday(column) - 2440587.5) * SECONDS_PER_DAY, Float)
+
+
+def day_number(session: Session, column: Any) -> Any:
+    """Whole days since 1970 of a DATE column (for comparing dates with day offsets)."""
+    if dialect(session) == "postgresql":
+        return type_coerce(column - literal_column("DATE '1970-01-01'"), Integer)
+    return type_coerce(func.julianday(column) - 2440587.5, Float)
