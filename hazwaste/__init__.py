@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         i18n,
         manifests,
         permits,
+        reconciliation,
         web,
     )
     from hazwaste.config import load_config
@@ -42,6 +43,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     i18n.init_app(app)
     errors.init_app(app)
-    for domain in (web, accounts, catalog, permits, manifests, documents, audit, demo, api):
+    for domain in (web, accounts, catalog, permits, manifests, documents, reconciliation, audit, demo, api):
         domain.init_app(app)
     return app

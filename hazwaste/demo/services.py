@@ -190,6 +190,9 @@ def seed_demo(session: Session, now: datetime, force: bool = False,
         "is_producer": True, "is_carrier": False, "is_receiver": False}, PASSWORD_MIN)
     if history:
         seed_history(session, now, world)
+        from hazwaste.reconciliation import services as reconciliation
+
+        reconciliation.run(session, now)
     return world
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from hazwaste.accounts.models import User
 from hazwaste.errors import Conflict, Forbidden, Invalid
-from hazwaste.manifests import access
+from hazwaste.manifests import access, signals
 from hazwaste.manifests.models import (
     EventKind,
     LineDecision,
@@ -340,6 +340,7 @@ def receive(session: Session, now: datetime, manifest: Manifest, user: User,
         # Nothing to dispose of: the load goes back; the manifest's story ends here.
         session.execute(update(Manifest).where(Manifest.id == manifest.id)
                         .values(completed_at=now).execution_options(synchronize_session=False))
+    signals.receipt_recorded.send(manifest, session=session, now=now)
     return manifest
 
 
