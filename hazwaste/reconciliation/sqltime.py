@@ -27,3 +27,22 @@ def day_number(session: Session, column: Any) -> Any:
     if dialect(session) == "postgresql":
         return type_coerce(column - literal_column("DATE '1970-01-01'"), Integer)
     return type_coerce(func.julianday(column) - 2440587.5, Float)
+
+
+def china_date(session: Session, column: Any) -> Any:
+    """The China-time calendar date of a UTC timestamp column."""
+    from sqlalchemy import Date, cast, text
+
+    if dialect(session) == "postgresql":
+        return cast(func.timezone("Asia/Shanghai", column), Date)
+    return type_coerce(func.date(column, text("'+8 hours'")), Date)
+
+
+def distance_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
+    """Great-circle distance (haversine, Earth radius 6371 km) between two SQL points."""
+    dlat = func.radians(lat2 - lat1) / 2
+    dlon = func.radians(lon2 - lon1) / 2
+    a = (func.sin(dlat) * func.sin(dlat)
+         + func.cos(func.radians(lat1)) * func.cos(func.radians(lat2))
+         * func.sin(dlon) * func.sin(dlon))
+    return 2 * 6371.0 * func.asin(func.sqrt(a))

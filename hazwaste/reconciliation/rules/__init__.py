@@ -2,7 +2,13 @@
 plus its tests; importing the module below registers it."""
 
 from hazwaste.reconciliation.rules import (  # noqa: F401  (registration side effect)
+    licence_mismatch,
+    location_mismatch,
+    never_picked_up,
+    over_capacity,
     receipt_overdue,
+    receiver_balance,
+    storage_overdue,
     transit_overdue,
     weight_gap,
 )
