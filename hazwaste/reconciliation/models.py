@@ -48,7 +48,7 @@ class Flag(Base):
     rule: Mapped[str] = mapped_column(String(40), index=True)
     subject_type: Mapped[str] = mapped_column(String(30))
     subject_id: Mapped[int]
-    period: Mapped[str] = mapped_column(String(20), default="")
+    period: Mapped[str] = mapped_column(String(60), default="")
     severity: Mapped[Severity] = mapped_column(str_enum(Severity, "flag_severity"))
     status: Mapped[FlagStatus] = mapped_column(str_enum(FlagStatus, "flag_status"),
                                                default=FlagStatus.OPEN)

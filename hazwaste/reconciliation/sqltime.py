@@ -46,3 +46,12 @@ def distance_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
          + func.cos(func.radians(lat1)) * func.cos(func.radians(lat2))
          * func.sin(dlon) * func.sin(dlon))
     return 2 * 6371.0 * func.asin(func.sqrt(a))
+
+
+def month_key(session: Session, column: Any) -> Any:
+    """``'YYYY-MM'`` of a DATE column."""
+    from sqlalchemy import String
+
+    if dialect(session) == "postgresql":
+        return type_coerce(func.to_char(column, "YYYY-MM"), String)
+    return type_coerce(func.strftime("%Y-%m", column), String)

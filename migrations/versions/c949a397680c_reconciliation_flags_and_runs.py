@@ -37,7 +37,7 @@ def upgrade():
     sa.Column('rule', sa.String(length=40), nullable=False),
     sa.Column('subject_type', sa.String(length=30), nullable=False),
     sa.Column('subject_id', sa.Integer(), nullable=False),
-    sa.Column('period', sa.String(length=20), nullable=False),
+    sa.Column('period', sa.String(length=60), nullable=False),
     sa.Column('severity', sa.Enum('low', 'medium', 'high', 'critical', name='flag_severity', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('status', sa.Enum('open', 'resolved', name='flag_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('case_status', sa.Enum('new', 'investigating', 'closed', 'referred', name='flag_case_status', native_enum=False, create_constraint=True, length=32), nullable=False),

@@ -6,6 +6,8 @@ from hazwaste.reconciliation.rules import (  # noqa: F401  (registration side ef
     location_mismatch,
     never_picked_up,
     over_capacity,
+    over_plan,
+    producer_balance,
     receipt_overdue,
     receiver_balance,
     storage_overdue,
