@@ -82,6 +82,26 @@ POSITION_NOTE_LABELS = {
     "not_requested": _l("No position (desktop)"),
     "unsupported": _l("Device cannot give a position"),
 }
+RULE_LABELS = {
+    "TRANSIT_OVERDUE": _l("Transit overdue"),
+    "RECEIPT_OVERDUE": _l("Receipt overdue"),
+    "WEIGHT_GAP": _l("Weight gap between loading and receipt"),
+    "PRODUCER_BALANCE": _l("Producer stock does not balance"),
+    "RECEIVER_BALANCE": _l("Receiver disposed of more than it received"),
+    "OVER_CAPACITY": _l("Receiver over licensed capacity"),
+    "STORAGE_OVERDUE": _l("Stored for more than a year"),
+    "OVER_PLAN": _l("Above the management plan"),
+    "LICENCE_MISMATCH": _l("Outside the licence"),
+    "LOCATION_MISMATCH": _l("Hand-off away from the registered site"),
+    "NEVER_PICKED_UP": _l("Submitted, never picked up"),
+}
+SEVERITY_LABELS = {
+    "low": _l("Low"),
+    "medium": _l("Medium"),
+    "high": _l("High"),
+    "critical": _l("Critical (≥ 3 t)"),
+}
+FLAG_STATUS_LABELS = {"open": _l("Open"), "resolved": _l("Resolved by data")}
 REGION_LEVEL_LABELS = {
     "province": _l("Province"),
     "prefecture": _l("Prefecture"),
@@ -147,5 +167,8 @@ def init_app(app: Flask) -> None:
             "form_label": lambda v: _label(PHYSICAL_FORM_LABELS, v),
             "decision_label": lambda v: _label(DECISION_LABELS, v),
             "position_note_label": lambda v: _label(POSITION_NOTE_LABELS, v),
+            "rule_label": lambda v: _label(RULE_LABELS, v),
+            "severity_label": lambda v: _label(SEVERITY_LABELS, v),
+            "flag_status_label": lambda v: _label(FLAG_STATUS_LABELS, v),
             "current_user": current_user,
         }

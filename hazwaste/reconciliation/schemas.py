@@ -1,0 +1,44 @@
+"""Flag filters and output."""
+
+from __future__ import annotations
+
+import json
+
+from marshmallow import fields, validate
+
+from hazwaste.reconciliation.models import FlagStatus, Severity
+from hazwaste.reconciliation.rules import REGISTRY
+from hazwaste.schemas import N_, BaseSchema, length, one_of
+
+
+class FlagFilterSchema(BaseSchema):
+    rule = fields.String(load_default=None, validate=one_of(sorted(REGISTRY)))
+    severity = fields.String(load_default=None, validate=one_of([s.value for s in Severity]))
+    status = fields.String(load_default=None, validate=one_of([s.value for s in FlagStatus]))
+    region = fields.String(load_default=None, validate=validate.Regexp(
+        r"^\d{2,6}$", error=N_("A region code prefix has 2 to 6 digits.")))
+    period = fields.String(load_default=None, validate=length(max=60))
+    organization_id = fields.Integer(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=None, validate=validate.Range(min=1, max=200))
+
+
+class FlagOutSchema(BaseSchema):
+    id = fields.Integer()
+    rule = fields.String()
+    subject_type = fields.String()
+    subject_id = fields.Integer()
+    period = fields.String()
+    severity = fields.Function(lambda f: f.severity.value)
+    status = fields.Function(lambda f: f.status.value)
+    case_status = fields.Function(lambda f: f.case_status.value)
+    quantity_kg = fields.Decimal(as_string=True, allow_none=True)
+    summary = fields.String()
+    evidence = fields.Function(lambda f: json.loads(f.evidence or "{}"))
+    producer_id = fields.Integer(allow_none=True)
+    carrier_id = fields.Integer(allow_none=True)
+    receiver_id = fields.Integer(allow_none=True)
+    manifest_id = fields.Integer(allow_none=True)
+    first_seen_at = fields.DateTime()
+    last_seen_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
