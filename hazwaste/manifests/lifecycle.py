@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from hazwaste.accounts.models import User
 from hazwaste.errors import Conflict, Forbidden, Invalid
+from hazwaste.ledger import services as ledger
 from hazwaste.manifests import access, signals
 from hazwaste.manifests.models import (
     EventKind,
@@ -207,7 +208,9 @@ def cancel(session: Session, now: datetime, manifest: Manifest, user: User, reas
         raise Invalid(_("Give the reason for cancelling."), {"reason": [_("This field is required.")]})
     _transition(session, manifest, "cancel", S.CANCELLED, now, cancelled_at=now,
                 cancel_reason=reason.strip())
-    record_event(session, now, manifest, EventKind.CANCELLED, user, note=reason.strip())
+    released = ledger.release_from_manifest(session, now, manifest.id)
+    record_event(session, now, manifest, EventKind.CANCELLED, user, note=reason.strip(),
+                 payload={"containers_released": released})
     return manifest
 
 
@@ -230,6 +233,9 @@ def pickup(session: Session, now: datetime, manifest: Manifest, user: User,
         errors["vehicle_id"] = [_("The loaded total %(total)s kg exceeds this vehicle's maximum "
                                   "load of %(max)s kg.", total=format(total.normalize(), "f"),
                                   max=format(vehicle.max_load_kg.normalize(), "f"))]
+    check = ledger.loading_check(session, manifest.id, data.get("container_codes") or [])
+    if check.expected and not check.ok:
+        errors["container_codes"] = loading_messages(check)
     if errors:
         raise Invalid(_("The pickup cannot be recorded yet."), errors)
     assert vehicle is not None
@@ -237,14 +243,31 @@ def pickup(session: Session, now: datetime, manifest: Manifest, user: User,
                 pickup_vehicle_id=vehicle.id, pickup_driver_user_id=user.id)
     for line in manifest.lines:
         line.loaded_kg = given[line.id]["loaded_kg"]
+    shipped = ledger.ship_containers(session, now, user, manifest.id, local_date(now))
     record_event(
         session, now, manifest, EventKind.PICKED_UP, user, note=data.get("note") or "",
         position=_position(data), vehicle_id=vehicle.id, total_kg=total,
         payload={"vehicle": vehicle.plate,
                  "lines": [{"line_no": ln.line_no, "loaded_kg": ln.loaded_kg}
-                           for ln in manifest.lines]},
+                           for ln in manifest.lines],
+                 "containers_scanned": [c.code for c in shipped]},
     )
     return manifest
+
+
+def loading_messages(check: ledger.LoadingCheck) -> list[str]:
+    """What blocks the loading, in words a driver can act on."""
+    messages = []
+    if check.missing:
+        messages.append(_("Not scanned (%(n)s): %(codes)s", n=len(check.missing),
+                          codes=", ".join(check.missing)))
+    if check.foreign:
+        messages.append(_("Not on this manifest (%(n)s): %(codes)s — ask the producer to "
+                          "correct the manifest.", n=len(check.foreign),
+                          codes=", ".join(check.foreign)))
+    if check.invalid:
+        messages.append(_("Not a container code: %(codes)s", codes=", ".join(check.invalid)))
+    return messages
 
 
 def deliver(session: Session, now: datetime, manifest: Manifest, user: User,
@@ -326,10 +349,11 @@ def receive(session: Session, now: datetime, manifest: Manifest, user: User,
         line.rejected_kg = row["rejected_kg"]
         line.rejection_reason = row["rejection_reason"]
         total += row["received_kg"]
+    missing = ledger.receive_containers(session, now, manifest.id, data.get("container_codes"))
     record_event(
         session, now, manifest, EventKind.REJECTED if all_rejected else EventKind.RECEIVED, user,
         note=data.get("note") or "", position=_position(data), total_kg=total,
-        payload={"lines": [{"line_no": r["line"].line_no, "received_kg": r["received_kg"],
+        payload={"containers_missing": missing, "lines": [{"line_no": r["line"].line_no, "received_kg": r["received_kg"],
                             "discrepancy_kg": r["discrepancy_kg"],
                             "discrepancy_pct": r["discrepancy_pct"],
                             "decision": r["decision"].value, "accepted_kg": r["accepted_kg"],
@@ -398,6 +422,7 @@ def dispose(session: Session, now: datetime, manifest: Manifest, user: User,
     total = sum((e["disposed_kg"] for e in given.values()), Decimal("0"))
     if not remaining:
         _transition(session, manifest, "dispose", S.COMPLETED, now, completed_at=now)
+        ledger.dispose_containers(session, now, manifest.id)
     record_event(session, now, manifest, EventKind.DISPOSED, user, note=data.get("note") or "",
                  total_kg=total,
                  payload={"lines": [{"line_no": by_id[i].line_no, "method": e["method"],

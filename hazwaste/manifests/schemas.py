@@ -71,9 +71,10 @@ class ManifestDraftSchema(BaseSchema):
     driver_id = fields.Integer(load_default=None, allow_none=True)
     planned_date = fields.Date(required=True)
     emergency_measures = fields.String(load_default="", validate=length(max=4000))
-    lines = fields.List(fields.Nested(LineSchema), required=True,
-                        validate=validate.Length(min=1, max=50,
-                                                 error=N_("Between 1 and 50 lines.")))
+    # Lines typed by hand; containers chosen from the store add their own lines.
+    lines = fields.List(fields.Nested(LineSchema), load_default=list,
+                        validate=validate.Length(max=50, error=N_("At most 50 lines.")))
+    container_ids = fields.List(fields.Integer(), load_default=list)
 
 
 class PositionMixin(BaseSchema):
@@ -106,10 +107,25 @@ class PickupLineSchema(BaseSchema):
     loaded_qty = Amount(required=True)
 
 
+def _codes(value: Any) -> Any:
+    """Scanned container codes: a JSON list, or one per line / separated by spaces."""
+    if isinstance(value, str):
+        return [v for v in value.replace(",", " ").split() if v]
+    return value
+
+
 class PickupSchema(PositionMixin):
     vehicle_id = fields.Integer(required=True)
     unit = fields.String(load_default="kg", validate=one_of(UNITS))
     lines = fields.List(fields.Nested(PickupLineSchema), required=True)
+    # The loading check: every container on the manifest scanned, none other (令23号 Art. 13).
+    container_codes = fields.List(fields.String(validate=length(max=60)), load_default=list)
+
+    @pre_load
+    def _scanned(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and "container_codes" in data:
+            data = {**data, "container_codes": _codes(data["container_codes"])}
+        return data
 
     @post_load
     def _kg(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -140,6 +156,15 @@ class ReceiptSchema(PositionMixin):
     unit = fields.String(load_default="kg", validate=one_of(UNITS))
     lines = fields.List(fields.Nested(ReceiptLineSchema), required=True)
     confirm = fields.Boolean(load_default=True)
+    # Containers scanned at the gate; absent (None) when the receiver did not scan.
+    container_codes = fields.List(fields.String(validate=length(max=60)), load_default=None,
+                                  allow_none=True)
+
+    @pre_load
+    def _scanned(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and "container_codes" in data:
+            data = {**data, "container_codes": _codes(data["container_codes"])}
+        return data
 
     @post_load
     def _kg(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

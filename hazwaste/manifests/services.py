@@ -155,8 +155,52 @@ def _header_refs(session: Session, data: dict[str, Any], errors: Errors) -> None
         errors["driver_id"] = [_("Unknown driver.")]
 
 
+def _container_lines(session: Session, producer_id: int, data: dict[str, Any],
+                     manifest_id: int | None, errors: Errors) -> list[dict[str, Any]]:
+    """Lines built from the chosen containers (counts and net weights per waste code)."""
+    from hazwaste.ledger import services as ledger
+    from hazwaste.ledger.models import Container, ContainerStatus
+
+    ids = list(dict.fromkeys(data.get("container_ids") or []))
+    if not ids:
+        return []
+    rows = list(session.scalars(select(Container).where(Container.id.in_(ids))))
+    usable = [c for c in rows if c.producer_id == producer_id and (
+        c.status is ContainerStatus.STORED
+        or (manifest_id is not None and c.manifest_id == manifest_id
+            and c.status is ContainerStatus.ASSIGNED))]
+    if len(usable) != len(ids):
+        errors["container_ids"] = [_("Some containers are not in your store (already on another "
+                                     "manifest, shipped, or not yours).")]
+        return []
+    return ledger.lines_from_containers(usable)
+
+
+def _assign_containers(session: Session, now: datetime, manifest: Manifest,
+                       data: dict[str, Any]) -> int:
+    from hazwaste.ledger import services as ledger
+
+    ledger.release_from_manifest(session, now, manifest.id)
+    ids = list(dict.fromkeys(data.get("container_ids") or []))
+    ledger.assign_to_manifest(session, now, manifest.id, ids, manifest.producer_id)
+    return len(ids)
+
+
+def _draft_lines(session: Session, org_id: int, data: dict[str, Any], manifest_id: int | None,
+                 errors: Errors) -> list[ManifestLine]:
+    from_containers = _container_lines(session, org_id, data, manifest_id, errors)
+    if not from_containers and not data["lines"] and "container_ids" not in errors:
+        errors["lines"] = {"_schema": [_("Add at least one waste line or container.")]}
+    return [_line_from(session, line, i + 1, data["planned_date"], errors)
+            for i, line in enumerate([*from_containers, *data["lines"]])]
+
+
 def create_draft(session: Session, now: datetime, user: User, data: dict[str, Any]) -> Manifest:
-    """Save a new draft for the user's producer organization (``ManifestDraftSchema`` data)."""
+    """Save a new draft for the user's producer organization (``ManifestDraftSchema`` data).
+
+    With ``container_ids`` the stored containers are put on the manifest (each container on
+    one open manifest only) and lines are built from them, before any typed lines.
+    """
     org = user.organization
     if org is None or not org.is_approved or not org.is_producer or not user.active \
             or user.role.value not in ("admin", "member"):
@@ -164,8 +208,7 @@ def create_draft(session: Session, now: datetime, user: User, data: dict[str, An
     errors: Errors = {}
     _header_refs(session, data, errors)
     edition = catalog.edition_on(session, data["planned_date"])
-    lines = [_line_from(session, line, i + 1, data["planned_date"], errors)
-             for i, line in enumerate(data["lines"])]
+    lines = _draft_lines(session, org.id, data, None, errors)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     manifest = Manifest(
@@ -178,14 +221,15 @@ def create_draft(session: Session, now: datetime, user: User, data: dict[str, An
     )
     session.add(manifest)
     session.flush()
+    containers = _assign_containers(session, now, manifest, data)
     record_event(session, now, manifest, EventKind.CREATED, user,
-                 payload={"lines": len(lines)})
+                 payload={"lines": len(lines), "containers": containers})
     return manifest
 
 
 def update_draft(session: Session, now: datetime, user: User, manifest: Manifest,
                  data: dict[str, Any]) -> Manifest:
-    """Replace a draft's header and lines. Only drafts change this way (409 otherwise)."""
+    """Replace a draft's header, lines and containers. Only drafts change this way (409)."""
     from hazwaste.errors import Conflict
 
     if not access.acts_for_producer(user, manifest):
@@ -195,8 +239,7 @@ def update_draft(session: Session, now: datetime, user: User, manifest: Manifest
                        status=manifest.status.value)
     errors: Errors = {}
     _header_refs(session, data, errors)
-    lines = [_line_from(session, line, i + 1, data["planned_date"], errors)
-             for i, line in enumerate(data["lines"])]
+    lines = _draft_lines(session, manifest.producer_id, data, manifest.id, errors)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     edition = catalog.edition_on(session, data["planned_date"])
@@ -210,7 +253,9 @@ def update_draft(session: Session, now: datetime, user: User, manifest: Manifest
     manifest.version += 1
     manifest.updated_at = now
     session.flush()
-    record_event(session, now, manifest, EventKind.EDITED, user, payload={"lines": len(lines)})
+    containers = _assign_containers(session, now, manifest, data)
+    record_event(session, now, manifest, EventKind.EDITED, user,
+                 payload={"lines": len(lines), "containers": containers})
     return manifest
 
 
