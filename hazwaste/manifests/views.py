@@ -73,16 +73,30 @@ def _form_context(values: dict[str, Any], errors: dict[str, Any],
     drivers = {c.id: permits.org_drivers(db.session, c.id, active_only=True) for c in carriers}
     lines = list(values.get("lines") or [])
     lines += [{} for _ in range(SPARE_LINES if lines else SPARE_LINES + 1)]
+    from hazwaste.ledger import services as ledger
+
+    org_id = current_user.organization_id
+    in_store = ledger.containers_in_store(db.session, org_id) if org_id else []
+    if manifest is not None:
+        in_store = ledger.manifest_containers(db.session, manifest.id) + in_store
     return {
         "values": values, "errors": errors, "manifest": manifest, "lines": lines,
         "receivers": services.party_choices(db.session, "receiver"), "carriers": carriers,
         "vehicles": vehicles, "drivers": drivers, "forms": [f.value for f in PhysicalForm],
-        "hazard_codes": HAZARD_CODES,
+        "hazard_codes": HAZARD_CODES, "containers": in_store,
+        "chosen_containers": {str(c) for c in values.get("container_ids") or []},
     }
 
 
 def _values_of(manifest: Manifest) -> dict[str, Any]:
+    """Form values of a saved draft. Lines that came from containers are not repeated as
+    typed lines: they are rebuilt from the containers still ticked."""
+    from hazwaste.ledger import services as ledger
+
+    containers = ledger.manifest_containers(db.session, manifest.id)
+    container_codes = {c.waste_code for c in containers}
     return {
+        "container_ids": [c.id for c in containers],
         "carrier_id": manifest.carrier_id, "receiver_id": manifest.receiver_id,
         "vehicle_id": manifest.vehicle_id or "", "driver_id": manifest.driver_id or "",
         "planned_date": manifest.planned_date.isoformat(),
@@ -93,13 +107,15 @@ def _values_of(manifest: Manifest) -> dict[str, Any]:
             "packaging": ln.packaging, "container_count": ln.container_count,
             "declared_qty": format((ln.declared_kg / 1000 if ln.declared_unit == "t"
                                     else ln.declared_kg).normalize(), "f"),
-            "declared_unit": ln.declared_unit} for ln in manifest.lines],
+            "declared_unit": ln.declared_unit} for ln in manifest.lines
+            if ln.waste_code not in container_codes],
     }
 
 
 def _save(manifest: Manifest | None) -> Any:
     """Create or update the draft from the posted form; submit too if asked."""
     raw = nested_form(request.form)
+    raw["container_ids"] = request.form.getlist("container_ids")
     for row in raw["lines"]:
         if isinstance(row.get("hazards"), str):
             row["hazards"] = [row["hazards"]]

@@ -143,3 +143,28 @@ def test_correction_is_recorded_and_visible(client, session, now, demo):
     page = client.get(f"/manifests/{m.id}", headers=EN).get_data(as_text=True)
     assert "Corrected" in page and "桶数录错" in page
     assert client.get(f"/manifests/{m.id}/correct").status_code == 403
+
+
+def test_form_builds_lines_from_ticked_containers(client, session, now, demo):
+    from datetime import date
+
+    from hazwaste.ledger import services as ledger
+
+    row = {"waste_code": "900-249-08", "waste_name": "废矿物油", "physical_form": "liquid",
+           "hazards": ["T", "I"], "packaging_type": "drum", "net_weight_kg": Decimal("200"),
+           "generation_date": date(2026, 11, 2), "source_process": ""}
+    made = ledger.register_containers(session, now, demo.users["producer"], [row, row],
+                                      now.date())
+    session.commit()
+    login(client, "producer@demo.test")
+    page = client.get("/manifests/new", headers=EN).get_data(as_text=True)
+    assert made[0].code in page
+    data = form_data(demo, action="save", container_ids=[str(c.id) for c in made])
+    data.update({"lines-0-waste_code": "", "lines-0-declared_qty": "", "lines-0-packaging": "",
+                 "lines-0-waste_name": "", "lines-0-physical_form": "",
+                 "lines-0-container_count": "", "lines-0-hazards": []})
+    response = client.post("/manifests/new", data=data, headers=EN)
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    manifest = session.scalars(select(Manifest)).one()
+    (line,) = manifest.lines
+    assert line.container_count == 2 and line.declared_kg == Decimal("400.000")
