@@ -224,11 +224,14 @@ def to_kg(value: Decimal, unit: str) -> Decimal | None:
 PRECISION_MESSAGE = N_("At most three decimals in kg (one gram).")
 
 
-def nested_form(form: MultiDict[str, str], prefix: str = "lines") -> dict[str, Any]:
+def nested_form(form: MultiDict[str, str], prefix: str = "lines",
+                defaults: tuple[str, ...] = ("_unit",)) -> dict[str, Any]:
     """Turn ``lines-0-waste_code``-style form fields into ``{"lines": [{...}, ...]}``.
 
-    Other fields are copied as in :func:`form_dict` (first value; ``hazards``-style repeated
-    fields inside lines keep every value). Rows left completely blank are dropped.
+    Other fields are copied as in :func:`form_dict` (first value; repeated fields inside
+    lines such as ``hazards`` keep every value). Rows left blank are dropped; a field whose
+    name ends with one of ``defaults`` (e.g. a unit select that always has a value) does not
+    make a row count as filled in.
     """
     out: dict[str, Any] = {}
     rows: dict[int, dict[str, Any]] = {}
@@ -239,15 +242,18 @@ def nested_form(form: MultiDict[str, str], prefix: str = "lines") -> dict[str, A
             _, index, name = key.split("-", 2)
             if not index.isdigit():
                 continue
-            values = [v for v in form.getlist(key)]
+            values = list(form.getlist(key))
             rows.setdefault(int(index), {})[name] = values if len(values) > 1 else values[0]
         else:
             out[key] = form.get(key)
-    cleaned = []
-    for _index, row in sorted(rows.items()):
-        if any(str(v).strip() for v in row.values() if not isinstance(v, list)) or any(
-            isinstance(v, list) and v for v in row.values()
-        ):
-            cleaned.append(row)
-    out[prefix] = cleaned
+
+    def filled(name: str, value: Any) -> bool:
+        if name.endswith(defaults):
+            return False
+        if isinstance(value, list):
+            return any(str(v).strip() for v in value)
+        return bool(str(value).strip())
+
+    out[prefix] = [row for _index, row in sorted(rows.items())
+                   if any(filled(name, value) for name, value in row.items())]
     return out
