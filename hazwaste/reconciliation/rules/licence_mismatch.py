@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, literal, or_, select, union_all
+from sqlalchemy import Select, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from hazwaste.manifests.models import Manifest, ManifestLine
@@ -14,18 +14,26 @@ from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register,
 from hazwaste.reconciliation.sqltime import china_date
 
 
-def _covering(on_day: Any, moment: Any) -> Any:
-    """A licence of the manifest's receiver, valid that day, covering the line's code."""
-    return and_(
-        Licence.organization_id == Manifest.receiver_id,
-        Licence.valid_from <= on_day, Licence.valid_to >= on_day,
-        or_(Licence.revoked_at.is_(None), Licence.revoked_at > moment),
-        exists().where(
-            LicenceScope.licence_id == Licence.id,
-            or_(LicenceScope.waste_code == ManifestLine.waste_code,
-                LicenceScope.category == literal("HW") + _last_two(ManifestLine.waste_code)),
-        ),
-    )
+def _covering_licence(on_day: Any, moment: Any, method: Any = None) -> Any:
+    """EXISTS a licence of the manifest's receiver, valid that day, covering the line's code
+    (and allowing ``method`` if given). Correlation is explicit: the line and manifest come
+    from the enclosing query, two levels up."""
+    scope = (select(LicenceScope.id)
+             .where(LicenceScope.licence_id == Licence.id,
+                    or_(LicenceScope.waste_code == ManifestLine.waste_code,
+                        LicenceScope.category == literal("HW")
+                        + _last_two(ManifestLine.waste_code)))
+             .correlate_except(LicenceScope))
+    conditions = [Licence.organization_id == Manifest.receiver_id,
+                  Licence.valid_from <= on_day, Licence.valid_to >= on_day,
+                  or_(Licence.revoked_at.is_(None), Licence.revoked_at > moment),
+                  scope.exists()]
+    if method is not None:
+        conditions.append(select(LicenceMethod.licence_id)
+                          .where(LicenceMethod.licence_id == Licence.id,
+                                 LicenceMethod.method_code == method)
+                          .correlate_except(LicenceMethod).exists())
+    return select(Licence.id).where(*conditions).correlate_except(Licence).exists()
 
 
 def _last_two(column: Any) -> Any:
@@ -57,7 +65,7 @@ class LicenceMismatch(Rule):
             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
             .where(Manifest.received_at.is_not(None), Manifest.received_at <= ctx.as_of,
                    ManifestLine.accepted_kg > 0,
-                   ~exists().where(_covering(received_day, Manifest.received_at)))
+                   ~_covering_licence(received_day, Manifest.received_at))
         )
         disposal = (
             select(*base, literal("disposal").label("period"),
@@ -67,10 +75,8 @@ class LicenceMismatch(Rule):
             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
             .where(ManifestLine.disposal_method.is_not(None),
                    ManifestLine.disposal_date <= local_date(ctx.as_of),
-                   ~exists().where(
-                       _covering(ManifestLine.disposal_date, ctx.as_of),
-                       exists().where(LicenceMethod.licence_id == Licence.id,
-                                      LicenceMethod.method_code == ManifestLine.disposal_method)))
+                   ~_covering_licence(ManifestLine.disposal_date, ctx.as_of,
+                                      ManifestLine.disposal_method))
         )
         if ctx.manifest_id is not None:
             receipt = receipt.where(Manifest.id == ctx.manifest_id)

@@ -120,3 +120,14 @@ def test_storage_overdue_containers_and_receiver_stock(session, now, journey, de
     found = {(f.subject_type, f.subject_id) for f in flags(session, "STORAGE_OVERDUE")}
     assert ("container", old.id) in found and ("container", young.id) not in found
     assert ("manifest_line", j.manifest.lines[0].id) in found
+
+
+def test_licence_mismatch_for_a_code_outside_the_scope(session, now, journey):
+    j = journey(now).pickup(now).deliver(now + HOUR)
+    j.receive(now + 2 * HOUR)
+    covered, outside = j.manifest.lines
+    outside.waste_code = "900-023-29"  # HW29 mercury waste: not in receiver 1's scope
+    session.flush()
+    run(session, now + 3 * HOUR, "LICENCE_MISMATCH")
+    (flag,) = flags(session, "LICENCE_MISMATCH")
+    assert flag.subject_id == outside.id and flag.period == "receipt"
