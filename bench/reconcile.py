@@ -258,7 +258,7 @@ def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
                     received_g = int(loaded * factor)
                 disposed_g = received_g if reached >= 4 else None
                 if special == "RECEIVER_BALANCE":
-                    disposed_g = received_g + 100_000
+                    disposed_g = received_g + 20_000_000  # more than any stock held
                 l_rows.append((line_id, mid, line_no, code, "bench waste", form, hazards, "drum",
                                rng.randint(1, 40), declared, "kg", loaded, received_g,
                                received_g, 0 if received_g is not None else None,
