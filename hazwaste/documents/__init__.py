@@ -5,6 +5,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hazwaste.documents import views
+    from hazwaste.documents import api, views  # noqa: F401  (api routes register on bp)
 
     app.register_blueprint(views.bp)

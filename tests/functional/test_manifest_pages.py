@@ -127,7 +127,7 @@ def test_cancel_with_reason(client, session, now, demo):
     assert m.status is ManifestStatus.CANCELLED
     client.post("/logout")
     login(client, "receiver@demo.test")
-    assert client.post(f"/manifests/{m.id}/cancel", data={"reason": "x"}).status_code == 409
+    assert client.post(f"/manifests/{m.id}/cancel", data={"reason": "x"}).status_code == 403
 
 
 def test_correction_is_recorded_and_visible(client, session, now, demo):
