@@ -14,7 +14,7 @@
       set("longitude", pos.coords.longitude.toFixed(6));
       set("accuracy_m", Math.round(pos.coords.accuracy));
       set("position_note", "");
-      if (note) note.textContent = note.dataset.ok.replace("%s", Math.round(pos.coords.accuracy));
+      if (note) note.textContent = note.dataset.ok.replace("ACCURACY", Math.round(pos.coords.accuracy));
     }, function (error) {
       set("position_note", error.code === 1 ? "denied" : error.code === 3 ? "timeout" : "unavailable");
       if (note) note.textContent = error.code === 1 ? note.dataset.denied : note.dataset.none;
@@ -28,7 +28,7 @@
   var update = function () {
     var seen = area.value.toUpperCase().split(/\s+/).filter(function (c) { return expected.indexOf(c) !== -1; });
     var unique = seen.filter(function (c, i) { return seen.indexOf(c) === i; });
-    counter.textContent = counter.dataset.text.replace("%s", unique.length).replace("%s", expected.length);
+    counter.textContent = counter.dataset.text.replace("SEEN", unique.length).replace("EXPECTED", expected.length);
   };
   area.addEventListener("input", update);
   update();

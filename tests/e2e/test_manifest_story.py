@@ -59,3 +59,58 @@ def test_producer_fills_and_submits_manifest(browser: Any, live_server: str, tmp
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF")
     context.close()
+
+
+def test_driver_and_receiver_complete_the_manifest(browser: Any, live_server: str,
+                                                   live_app: Any, tmp_path: Any) -> None:
+    """Continues the producer's manifest: the driver scans it on a phone (GPS granted),
+    confirms arrival, the receiver weighs and confirms the receipt, then records disposal."""
+    from hazwaste.extensions import db
+    from hazwaste.manifests.models import Manifest
+    from hazwaste.manifests.tokens import make_token
+
+    with live_app.app_context():
+        manifest = db.session.query(Manifest).filter(Manifest.number.is_not(None)).order_by(
+            Manifest.id.desc()).first()
+        assert manifest is not None, "run after the producer's story"
+        with live_app.test_request_context():
+            path = f"/m/{make_token(manifest.id, manifest.number)}"
+        number = manifest.number
+
+    phone = browser.new_context(**PHONE, locale="en-US",
+                                extra_http_headers={"Accept-Language": "en"},
+                                geolocation={"latitude": 39.3482, "longitude": 106.9591},
+                                permissions=["geolocation"])
+    page = phone.new_page()
+    page.goto(f"{live_server}{path}")
+    assert number in (page.text_content("h1") or "")
+    page.click("text=Log in to act on this manifest")
+    page.fill("#f-email", "driver@demo.test")
+    page.fill("#f-password", "demo-pass-2026")
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"**{path}")  # back on the same manifest after logging in
+    page.fill("#s-load-0", "1496.5")
+    page.wait_for_function("document.querySelector('[name=latitude]').value !== ''")
+    page.screenshot(path=str(tmp_path / "driver.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll
+    page.click("text=Confirm pickup")
+    assert "Pickup recorded." in page.content()
+    page.click("text=Confirm arrival")
+    assert "Arrival recorded." in page.content()
+    phone.close()
+
+    desk = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en"})
+    page = desk.new_page()
+    _login(page, live_server, "receiver@demo.test", path)
+    page.goto(f"{live_server}{path}")
+    page.fill("#r-qty-0", "1490")
+    page.click("text=Show the discrepancies")
+    assert "-6.5" in page.content()  # received − loaded, computed before confirming
+    page.click("text=Confirm receipt")
+    assert "Receipt recorded." in page.content()
+    page.fill("#d-d-0", local_date(utcnow()).isoformat())
+    page.click("text=Record disposal")
+    assert "Disposal recorded." in page.content()
+    page.goto(f"{live_server}/manifests/{manifest.id}")
+    assert "Completed" in (page.text_content(".badge") or "")
+    desk.close()
