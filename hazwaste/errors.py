@@ -103,6 +103,7 @@ def wants_json() -> bool:
 
 def api_error(
     status: int,
+    /,  # positional-only: a Conflict's extra ``status=`` (the object's state) goes in the body
     message: str | None = None,
     fields: dict[str, Any] | None = None,
     code: str | None = None,
