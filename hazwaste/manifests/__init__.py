@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hazwaste.manifests import scan, views
+    from hazwaste.manifests import api, scan, views  # noqa: F401  (api routes register on bp)
 
     app.register_blueprint(views.bp)
     app.register_blueprint(scan.bp)
