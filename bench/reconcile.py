@@ -39,10 +39,14 @@ CHUNK = 20000
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$YmVuY2htYXJr$bench-not-a-login"
 # Waste codes of the clean data: (code, physical form, hazards, disposal method).
 CODES = [
-    ("900-249-08", "liquid", "T,I", "R2"), ("900-041-49", "solid", "T,In", "C3"),
-    ("252-002-11", "semi_solid", "T", "R9"), ("900-404-06", "liquid", "T,I,R", "R2"),
-    ("336-064-17", "semi_solid", "T,C", "D10"), ("772-003-18", "solid", "T", "D10"),
-    ("900-000-12", "liquid", "T", "D10"), ("261-151-50", "solid", "T", "R4"),
+    ("900-249-08", "liquid", "T,I", "R2"),
+    ("900-041-49", "solid", "T,In", "C3"),
+    ("252-002-11", "semi_solid", "T", "R9"),
+    ("900-404-06", "liquid", "T,I,R", "R2"),
+    ("336-064-17", "semi_solid", "T,C", "D10"),
+    ("772-003-18", "solid", "T", "D10"),
+    ("900-000-12", "liquid", "T", "D10"),
+    ("261-151-50", "solid", "T", "R4"),
 ]
 FOREIGN_CODE = ("900-023-29", "solid", "T", "D10")  # HW29 mercury: outside every licence
 METHODS = sorted({c[3] for c in CODES})
@@ -74,8 +78,10 @@ class Loader:
             if not self.raw.driver_connection.in_transaction:
                 cursor.execute("BEGIN")
             marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                               [tuple(self._sqlite(v) for v in row) for row in rows])
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                [tuple(self._sqlite(v) for v in row) for row in rows],
+            )
         cursor.close()
 
     @staticmethod
@@ -104,7 +110,7 @@ def china_day(moment: datetime) -> date:
 
 
 def month_end(year: int, month: int) -> date:
-    return (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1))
+    return date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
 
 
 def uscc(index: int, region: str) -> str:
@@ -133,8 +139,11 @@ class World:
 
     def org_rows(self, now: datetime) -> Iterable[tuple[Any, ...]]:
         next_id = 1
-        for kind, count in (("producer", self.n_producers), ("carrier", self.n_carriers),
-                            ("receiver", self.n_receivers)):
+        for kind, count in (
+            ("producer", self.n_producers),
+            ("carrier", self.n_carriers),
+            ("receiver", self.n_receivers),
+        ):
             for i in range(count):
                 region = self.rng.choice(self.prefectures)
                 county = region[:4] + f"{self.rng.randint(1, 2):02d}" if False else region
@@ -142,36 +151,144 @@ class World:
                 lon = 88 + self.rng.random() * 34
                 self.orgs.append((next_id, county, lat, lon))
                 getattr(self, kind + "s").append(next_id)
-                yield (next_id, uscc(next_id, county), f"{kind}-{i}", "bench", county, lat, lon,
-                       "", kind == "producer", kind == "carrier", kind == "receiver",
-                       "approved", "", now, None, None)
+                yield (
+                    next_id,
+                    uscc(next_id, county),
+                    f"{kind}-{i}",
+                    "bench",
+                    county,
+                    lat,
+                    lon,
+                    "",
+                    kind == "producer",
+                    kind == "carrier",
+                    kind == "receiver",
+                    "approved",
+                    "",
+                    now,
+                    None,
+                    None,
+                )
                 next_id += 1
         for producer in self.producers:
             self.codes_of[producer] = self.rng.sample(CODES, 2)
 
 
-ORG_COLS = ("id", "uscc", "name", "address", "region_code", "latitude", "longitude",
-            "contact_phone", "is_producer", "is_carrier", "is_receiver", "status",
-            "status_note", "created_at", "reviewed_at", "reviewed_by_id")
-USER_COLS = ("id", "email", "name", "phone", "password_hash", "role", "organization_id",
-             "regulator_body_id", "is_platform_admin", "active", "created_at",
-             "password_changed_at", "last_login_at")
-MANIFEST_COLS = ("id", "number", "status", "producer_id", "carrier_id", "receiver_id",
-                 "vehicle_id", "driver_id", "planned_date", "emergency_measures",
-                 "catalog_edition", "version", "created_by_id", "created_at", "updated_at",
-                 "submitted_at", "picked_up_at", "pickup_vehicle_id", "pickup_driver_user_id",
-                 "delivered_at", "receipt_due_date", "receipt_due_exact", "received_at",
-                 "completed_at", "cancelled_at", "cancel_reason")
-LINE_COLS = ("id", "manifest_id", "line_no", "waste_code", "waste_name", "physical_form",
-             "hazards", "packaging", "container_count", "declared_kg", "declared_unit",
-             "loaded_kg", "received_kg", "accepted_kg", "rejected_kg", "decision",
-             "rejection_reason", "disposed_kg", "disposal_method", "disposal_date")
-EVENT_COLS = ("id", "manifest_id", "kind", "occurred_at", "recorded_at", "actor_user_id",
-              "actor_org_id", "latitude", "longitude", "accuracy_m", "position_note",
-              "vehicle_id", "note", "payload", "corrects_event_id", "total_kg")
-LEDGER_COLS = ("id", "producer_id", "waste_code", "kind", "quantity_kg", "occurred_on",
-               "container_id", "manifest_id", "method_code", "note", "created_by_id",
-               "created_at")
+ORG_COLS = (
+    "id",
+    "uscc",
+    "name",
+    "address",
+    "region_code",
+    "latitude",
+    "longitude",
+    "contact_phone",
+    "is_producer",
+    "is_carrier",
+    "is_receiver",
+    "status",
+    "status_note",
+    "created_at",
+    "reviewed_at",
+    "reviewed_by_id",
+)
+USER_COLS = (
+    "id",
+    "email",
+    "name",
+    "phone",
+    "password_hash",
+    "role",
+    "organization_id",
+    "regulator_body_id",
+    "is_platform_admin",
+    "active",
+    "created_at",
+    "password_changed_at",
+    "last_login_at",
+)
+MANIFEST_COLS = (
+    "id",
+    "number",
+    "status",
+    "producer_id",
+    "carrier_id",
+    "receiver_id",
+    "vehicle_id",
+    "driver_id",
+    "planned_date",
+    "emergency_measures",
+    "catalog_edition",
+    "version",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "picked_up_at",
+    "pickup_vehicle_id",
+    "pickup_driver_user_id",
+    "delivered_at",
+    "receipt_due_date",
+    "receipt_due_exact",
+    "received_at",
+    "completed_at",
+    "cancelled_at",
+    "cancel_reason",
+)
+LINE_COLS = (
+    "id",
+    "manifest_id",
+    "line_no",
+    "waste_code",
+    "waste_name",
+    "physical_form",
+    "hazards",
+    "packaging",
+    "container_count",
+    "declared_kg",
+    "declared_unit",
+    "loaded_kg",
+    "received_kg",
+    "accepted_kg",
+    "rejected_kg",
+    "decision",
+    "rejection_reason",
+    "disposed_kg",
+    "disposal_method",
+    "disposal_date",
+)
+EVENT_COLS = (
+    "id",
+    "manifest_id",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "actor_user_id",
+    "actor_org_id",
+    "latitude",
+    "longitude",
+    "accuracy_m",
+    "position_note",
+    "vehicle_id",
+    "note",
+    "payload",
+    "corrects_event_id",
+    "total_kg",
+)
+LEDGER_COLS = (
+    "id",
+    "producer_id",
+    "waste_code",
+    "kind",
+    "quantity_kg",
+    "occurred_on",
+    "container_id",
+    "manifest_id",
+    "method_code",
+    "note",
+    "created_by_id",
+    "created_at",
+)
 
 
 def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
@@ -179,29 +296,87 @@ def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
     now = AS_OF
     loader.write("organizations", ORG_COLS, world.org_rows(now))
     org_by_id = {o[0]: o for o in world.orgs}
-    loader.write("users", USER_COLS, (
-        (oid, f"u{oid}@bench.test", f"user {oid}", "", PASSWORD_HASH, "admin", oid, None,
-         False, True, now, now, None) for oid, *_ in world.orgs))
+    loader.write(
+        "users",
+        USER_COLS,
+        (
+            (
+                oid,
+                f"u{oid}@bench.test",
+                f"user {oid}",
+                "",
+                PASSWORD_HASH,
+                "admin",
+                oid,
+                None,
+                False,
+                True,
+                now,
+                now,
+                None,
+            )
+            for oid, *_ in world.orgs
+        ),
+    )
     # Licences: every receiver covers the clean codes' categories and methods, with ample
     # capacity; OVER_CAPACITY receivers get a capacity they certainly exceed.
     over_capacity = set(world.rng.sample(world.receivers, world.k))
     categories = sorted({"HW" + c[0][-2:] for c in CODES})
-    loader.write("licences", ("id", "organization_id", "number", "valid_from", "valid_to",
-                              "annual_capacity_kg", "revoked_at", "note", "created_at"),
-                 ((i + 1, rid, f"L-{rid}", date(2024, 1, 1), date(2028, 12, 31),
-                   1_000_000 if rid in over_capacity else 10**12, None, "", now)
-                  for i, rid in enumerate(world.receivers)))
-    loader.write("licence_scopes", ("id", "licence_id", "category", "waste_code"),
-                 ((i * len(categories) + j + 1, i + 1, cat, None)
-                  for i in range(len(world.receivers)) for j, cat in enumerate(categories)))
-    loader.write("licence_methods", ("licence_id", "method_code"),
-                 ((i + 1, m) for i in range(len(world.receivers)) for m in METHODS))
+    loader.write(
+        "licences",
+        (
+            "id",
+            "organization_id",
+            "number",
+            "valid_from",
+            "valid_to",
+            "annual_capacity_kg",
+            "revoked_at",
+            "note",
+            "created_at",
+        ),
+        (
+            (
+                i + 1,
+                rid,
+                f"L-{rid}",
+                date(2024, 1, 1),
+                date(2028, 12, 31),
+                1_000_000 if rid in over_capacity else 10**12,
+                None,
+                "",
+                now,
+            )
+            for i, rid in enumerate(world.receivers)
+        ),
+    )
+    loader.write(
+        "licence_scopes",
+        ("id", "licence_id", "category", "waste_code"),
+        (
+            (i * len(categories) + j + 1, i + 1, cat, None)
+            for i in range(len(world.receivers))
+            for j, cat in enumerate(categories)
+        ),
+    )
+    loader.write(
+        "licence_methods",
+        ("licence_id", "method_code"),
+        ((i + 1, m) for i in range(len(world.receivers)) for m in METHODS),
+    )
     for rid in over_capacity:
         world.expected["OVER_CAPACITY"].add((rid, str(YEAR)))
 
     # Which manifests carry which injected anomaly (by position in the stream).
-    specials = ["TRANSIT_OVERDUE", "RECEIPT_OVERDUE", "NEVER_PICKED_UP", "WEIGHT_GAP",
-                "LOCATION_MISMATCH", "LICENCE_MISMATCH", "RECEIVER_BALANCE"]
+    specials = [
+        "TRANSIT_OVERDUE",
+        "RECEIPT_OVERDUE",
+        "NEVER_PICKED_UP",
+        "WEIGHT_GAP",
+        "LOCATION_MISMATCH",
+        "LICENCE_MISMATCH",
+        "RECEIVER_BALANCE",
+    ]
     slots = rng.sample(range(manifests), world.k * len(specials))
     injected_at = {slot: specials[i // world.k] for i, slot in enumerate(slots)}
     balance_receivers = iter(rng.sample(world.receivers, world.k))
@@ -216,8 +391,11 @@ def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
             special = injected_at.get(mid - 1)
             producer = rng.choice(world.producers)
             carrier = rng.choice(world.carriers)
-            receiver = (next(balance_receivers) if special == "RECEIVER_BALANCE"
-                        else rng.choice(world.receivers))
+            receiver = (
+                next(balance_receivers)
+                if special == "RECEIVER_BALANCE"
+                else rng.choice(world.receivers)
+            )
             _, p_region, p_lat, p_lon = org_by_id[producer]
             _, _, r_lat, r_lon = org_by_id[receiver]
             status = "completed"
@@ -242,8 +420,13 @@ def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
             disposed_day = china_day(received) + timedelta(days=rng.randint(1, 10))
             if disposed_day > china_day(AS_OF):
                 disposed_day = china_day(AS_OF)
-            reached = {"submitted": 0, "in_transit": 1, "delivered": 2, "received": 3,
-                       "completed": 4}[status]
+            reached = {
+                "submitted": 0,
+                "in_transit": 1,
+                "delivered": 2,
+                "received": 3,
+                "completed": 4,
+            }[status]
             codes = world.codes_of[producer][: 1 if special else rng.randint(1, 2)]
             if special == "LICENCE_MISMATCH":
                 codes = [FOREIGN_CODE]
@@ -259,12 +442,30 @@ def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
                 disposed_g = received_g if reached >= 4 else None
                 if special == "RECEIVER_BALANCE":
                     disposed_g = received_g + 20_000_000  # more than any stock held
-                l_rows.append((line_id, mid, line_no, code, "bench waste", form, hazards, "drum",
-                               rng.randint(1, 40), declared, "kg", loaded, received_g,
-                               received_g, 0 if received_g is not None else None,
-                               "accept" if received_g is not None else None, "", disposed_g,
-                               method if disposed_g is not None else None,
-                               disposed_day if disposed_g is not None else None))
+                l_rows.append(
+                    (
+                        line_id,
+                        mid,
+                        line_no,
+                        code,
+                        "bench waste",
+                        form,
+                        hazards,
+                        "drum",
+                        rng.randint(1, 40),
+                        declared,
+                        "kg",
+                        loaded,
+                        received_g,
+                        received_g,
+                        0 if received_g is not None else None,
+                        "accept" if received_g is not None else None,
+                        "",
+                        disposed_g,
+                        method if disposed_g is not None else None,
+                        disposed_day if disposed_g is not None else None,
+                    )
+                )
                 if loaded is not None:
                     total_loaded += loaded
                     month = china_day(pickup).month
@@ -275,41 +476,103 @@ def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
                     world.expected["LICENCE_MISMATCH"].add((line_id, "receipt"))
                 if special == "RECEIVER_BALANCE":
                     world.expected["RECEIVER_BALANCE"].add((receiver, code))
-            number = f"{YEAR}{p_region[:4]}{mid:06d}"[:14] if mid < 10**6 else \
-                f"{YEAR}{p_region[:2]}{mid:08d}"
+            number = (
+                f"{YEAR}{p_region[:4]}{mid:06d}"[:14]
+                if mid < 10**6
+                else f"{YEAR}{p_region[:2]}{mid:08d}"
+            )
             due = china_day(delivered) + timedelta(days=7) if reached >= 2 else None
-            m_rows.append((mid, number, status, producer, carrier, receiver, None, None,
-                           china_day(pickup), "bench", "2021", 1, producer, submitted, now,
-                           submitted, pickup if reached >= 1 else None, None,
-                           carrier if reached >= 1 else None,
-                           delivered if reached >= 2 else None, due, True,
-                           received if reached >= 3 else None,
-                           received + timedelta(days=1) if reached >= 4 else None, None, ""))
+            m_rows.append(
+                (
+                    mid,
+                    number,
+                    status,
+                    producer,
+                    carrier,
+                    receiver,
+                    None,
+                    None,
+                    china_day(pickup),
+                    "bench",
+                    "2021",
+                    1,
+                    producer,
+                    submitted,
+                    now,
+                    submitted,
+                    pickup if reached >= 1 else None,
+                    None,
+                    carrier if reached >= 1 else None,
+                    delivered if reached >= 2 else None,
+                    due,
+                    True,
+                    received if reached >= 3 else None,
+                    received + timedelta(days=1) if reached >= 4 else None,
+                    None,
+                    "",
+                )
+            )
             if special in ("TRANSIT_OVERDUE", "RECEIPT_OVERDUE", "NEVER_PICKED_UP"):
                 world.expected[special].add((mid, ""))
             # Events: created, submitted, picked_up, delivered, received, disposed.
             off = 0.1 if special == "LOCATION_MISMATCH" else 0.004
-            steps = [("created", submitted - timedelta(hours=1), producer, None, None),
-                     ("submitted", submitted, producer, None, None)]
+            steps = [
+                ("created", submitted - timedelta(hours=1), producer, None, None),
+                ("submitted", submitted, producer, None, None),
+            ]
             if reached >= 1:
-                steps.append(("picked_up", pickup, carrier, p_lat + rng.uniform(-off, off)
-                              if special != "LOCATION_MISMATCH" else p_lat + off, p_lon))
+                steps.append(
+                    (
+                        "picked_up",
+                        pickup,
+                        carrier,
+                        p_lat + rng.uniform(-off, off)
+                        if special != "LOCATION_MISMATCH"
+                        else p_lat + off,
+                        p_lon,
+                    )
+                )
             if reached >= 2:
-                steps.append(("delivered", delivered, carrier,
-                              r_lat + rng.uniform(-0.004, 0.004), r_lon))
+                steps.append(
+                    ("delivered", delivered, carrier, r_lat + rng.uniform(-0.004, 0.004), r_lon)
+                )
             if reached >= 3:
                 steps.append(("received", received, receiver, None, None))
             if reached >= 4:
                 steps.append(("disposed", received + timedelta(days=1), receiver, None, None))
             for kind, at, actor, lat, lon in steps:
                 event_id += 1
-                payload = json.dumps({"number": number, "lines": len(codes), "note": "",
-                                      "total_kg": total_loaded / 1000}, separators=(",", ":"))
-                e_rows.append((event_id, mid, kind, at, at, actor, actor, lat, lon,
-                               12.0 if lat is not None else None,
-                               "" if lat is not None or kind in ("created", "submitted")
-                               else "not_requested", None, "", payload, None,
-                               total_loaded if kind != "created" else None))
+                payload = json.dumps(
+                    {
+                        "number": number,
+                        "lines": len(codes),
+                        "note": "",
+                        "total_kg": total_loaded / 1000,
+                    },
+                    separators=(",", ":"),
+                )
+                e_rows.append(
+                    (
+                        event_id,
+                        mid,
+                        kind,
+                        at,
+                        at,
+                        actor,
+                        actor,
+                        lat,
+                        lon,
+                        12.0 if lat is not None else None,
+                        ""
+                        if lat is not None or kind in ("created", "submitted")
+                        else "not_requested",
+                        None,
+                        "",
+                        payload,
+                        None,
+                        total_loaded if kind != "created" else None,
+                    )
+                )
                 if kind == "picked_up" and special == "LOCATION_MISMATCH":
                     world.expected["LOCATION_MISMATCH"].add((event_id, ""))
         loader.write("manifests", MANIFEST_COLS, m_rows)
@@ -319,8 +582,9 @@ def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
     return ledger_and_plans(loader, world, shipped)
 
 
-def ledger_and_plans(loader: Loader, world: World,
-                     shipped: dict[tuple[int, str, int], int]) -> dict[str, int]:
+def ledger_and_plans(
+    loader: Loader, world: World, shipped: dict[tuple[int, str, int], int]
+) -> dict[str, int]:
     """Monthly ledger: generated = shipped (stock stays at the counted zero), counts at
     every month end, plus injected unexplained generation; plans above the actuals."""
     rng = world.rng
@@ -332,22 +596,63 @@ def ledger_and_plans(loader: Loader, world: World,
     generated_year: dict[tuple[int, str], int] = defaultdict(int)
     for producer, code in pairs:
         entry_id += 1
-        rows.append((entry_id, producer, code, "stock_count", 0, date(YEAR - 1, 12, 31), None,
-                     None, None, "", producer, now))
+        rows.append(
+            (
+                entry_id,
+                producer,
+                code,
+                "stock_count",
+                0,
+                date(YEAR - 1, 12, 31),
+                None,
+                None,
+                None,
+                "",
+                producer,
+                now,
+            )
+        )
         for month in range(1, 12):
             grams_ = shipped.get((producer, code, month), 0)
             extra = 2_000_000 if (producer, code, month) in injected else 0
             if grams_ or extra:
                 entry_id += 1
                 day = min(month_end(YEAR, month), china_day(AS_OF))
-                rows.append((entry_id, producer, code, "generated", grams_ + extra,
-                             month_end(YEAR, month) if month <= 10 else day, None, None, None,
-                             "", producer, now))
+                rows.append(
+                    (
+                        entry_id,
+                        producer,
+                        code,
+                        "generated",
+                        grams_ + extra,
+                        month_end(YEAR, month) if month <= 10 else day,
+                        None,
+                        None,
+                        None,
+                        "",
+                        producer,
+                        now,
+                    )
+                )
                 generated_year[(producer, code)] += grams_ + extra
             if month <= 10:
                 entry_id += 1
-                rows.append((entry_id, producer, code, "stock_count", 0, month_end(YEAR, month),
-                             None, None, None, "", producer, now))
+                rows.append(
+                    (
+                        entry_id,
+                        producer,
+                        code,
+                        "stock_count",
+                        0,
+                        month_end(YEAR, month),
+                        None,
+                        None,
+                        None,
+                        "",
+                        producer,
+                        now,
+                    )
+                )
         if len(rows) >= CHUNK:
             loader.write("ledger_entries", LEDGER_COLS, rows)
             rows = []
@@ -363,44 +668,104 @@ def ledger_and_plans(loader: Loader, world: World,
     for i, pair in enumerate(pairs):
         generation = 2 * max(generated_year[pair], shipped_year[pair]) + 1000
         transfer = shipped_year[pair] // 2 if pair in over_plan else generation
-        plan_rows.append((i + 1, pair[0], YEAR, pair[1], generation, transfer, None, "",
-                          pair[0], now, now))
+        plan_rows.append(
+            (i + 1, pair[0], YEAR, pair[1], generation, transfer, None, "", pair[0], now, now)
+        )
         if pair in over_plan:
             world.expected["OVER_PLAN"].add((pair[0], f"{YEAR}:transfer:{pair[1]}"))
-    loader.write("management_plans", ("id", "producer_id", "year", "waste_code",
-                                      "planned_generation_kg", "planned_transfer_kg",
-                                      "intended_receiver_id", "note", "created_by_id",
-                                      "created_at", "updated_at"), plan_rows)
+    loader.write(
+        "management_plans",
+        (
+            "id",
+            "producer_id",
+            "year",
+            "waste_code",
+            "planned_generation_kg",
+            "planned_transfer_kg",
+            "intended_receiver_id",
+            "note",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+        ),
+        plan_rows,
+    )
     # Containers: fresh ones in every tenth producer's store, plus injected old ones.
-    c_rows, cid = [], 0
+    c_rows: list[tuple[Any, ...]] = []
     old = set(rng.sample(world.producers, world.k))
-    for producer in world.producers[::10] + sorted(old):
+    for cid, producer in enumerate(world.producers[::10] + sorted(old), start=1):
         code, form, hazards, _ = world.codes_of[producer][0]
-        cid += 1
-        generated_on = date(YEAR - 1, 10, 1) if producer in old and cid > len(
-            world.producers[::10]) else china_day(AS_OF) - timedelta(days=rng.randint(1, 60))
-        c_rows.append((cid, producer, f"C{cid:036d}", cid % 999 + 1, code, "bench", form,
-                       hazards, "", "", "drum", 180_000, generated_on, "", "stored", None,
-                       producer, now, now))
+        generated_on = (
+            date(YEAR - 1, 10, 1)
+            if producer in old and cid > len(world.producers[::10])
+            else china_day(AS_OF) - timedelta(days=rng.randint(1, 60))
+        )
+        c_rows.append(
+            (
+                cid,
+                producer,
+                f"C{cid:036d}",
+                cid % 999 + 1,
+                code,
+                "bench",
+                form,
+                hazards,
+                "",
+                "",
+                "drum",
+                180_000,
+                generated_on,
+                "",
+                "stored",
+                None,
+                producer,
+                now,
+                now,
+            )
+        )
         if generated_on.year < YEAR:
             world.expected["STORAGE_OVERDUE"].add((cid, ""))
-    loader.write("containers", ("id", "producer_id", "code", "sequence", "waste_code",
-                                "waste_name", "physical_form", "hazards", "main_components",
-                                "harmful_components", "packaging_type", "net_weight_kg",
-                                "generation_date", "source_process", "status", "manifest_id",
-                                "created_by_id", "created_at", "updated_at"), c_rows)
+    loader.write(
+        "containers",
+        (
+            "id",
+            "producer_id",
+            "code",
+            "sequence",
+            "waste_code",
+            "waste_name",
+            "physical_form",
+            "hazards",
+            "main_components",
+            "harmful_components",
+            "packaging_type",
+            "net_weight_kg",
+            "generation_date",
+            "source_process",
+            "status",
+            "manifest_id",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+        ),
+        c_rows,
+    )
     loader.commit()
     return dict(loader.rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--manifests", type=int, default=100000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--reset", action="store_true",
-                        help="drop the PostgreSQL schema first (the database is wiped)")
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="drop the PostgreSQL schema first (the database is wiped)",
+    )
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -419,8 +784,11 @@ def main() -> None:
     if not url:
         tmp = tempfile.mkdtemp(prefix="hazwaste-bench-")
         url = f"sqlite:///{tmp}/bench.db"
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1) \
-        if url.startswith("postgresql://") else url
+    url = (
+        url.replace("postgresql://", "postgresql+psycopg://", 1)
+        if url.startswith("postgresql://")
+        else url
+    )
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False})
     rng = random.Random(args.seed)
     with app.app_context():
@@ -436,8 +804,9 @@ def main() -> None:
         started = time.perf_counter()
         load_reference_data(db.session)
         db.session.commit()
-        prefectures = list(db.session.scalars(select(Region.code).where(
-            Region.level == "prefecture")))
+        prefectures = list(
+            db.session.scalars(select(Region.code).where(Region.level == "prefecture"))
+        )
         db.session.commit()  # release the session's (write-locking on SQLite) transaction
         world = World(args.manifests, rng, prefectures)
         loader = Loader(engine)
@@ -445,11 +814,24 @@ def main() -> None:
         loader.close()
         with engine.begin() as conn:
             if database == "postgresql":
-                for table in ("organizations", "users", "licences", "licence_scopes",
-                              "manifests", "manifest_lines", "manifest_events",
-                              "ledger_entries", "management_plans", "containers"):
-                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                      f"(SELECT max(id) FROM {table}))"))
+                for table in (
+                    "organizations",
+                    "users",
+                    "licences",
+                    "licence_scopes",
+                    "manifests",
+                    "manifest_lines",
+                    "manifest_events",
+                    "ledger_entries",
+                    "management_plans",
+                    "containers",
+                ):
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f"(SELECT max(id) FROM {table}))"
+                        )
+                    )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE" if database == "postgresql" else "ANALYZE"))
         load_seconds = time.perf_counter() - started
@@ -468,20 +850,35 @@ def main() -> None:
 
         rules: dict[str, dict[str, int]] = {}
         for code in sorted(REGISTRY):
-            found = {(f.subject_id, f.period) for f in db.session.execute(
-                select(Flag.subject_id, Flag.period).where(Flag.rule == code,
-                                                           Flag.status == "open"))}
+            found = {
+                (f.subject_id, f.period)
+                for f in db.session.execute(
+                    select(Flag.subject_id, Flag.period).where(
+                        Flag.rule == code, Flag.status == "open"
+                    )
+                )
+            }
             expected = world.expected.get(code, set())
-            rules[code] = {"injected": len(expected), "found": len(found & expected),
-                           "false_positives": len(found - expected)}
+            rules[code] = {
+                "injected": len(expected),
+                "found": len(found & expected),
+                "false_positives": len(found - expected),
+            }
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({
-        "database": database, "manifests": args.manifests,
-        "events": counts.get("manifest_events", 0),
-        "load_seconds": round(load_seconds, 2), "baseline_scan_seconds": round(baseline, 3),
-        "reconcile_seconds": round(reconcile_seconds, 2), "peak_rss_mb": round(peak, 1),
-        "rules": rules,
-    }))
+    print(
+        json.dumps(
+            {
+                "database": database,
+                "manifests": args.manifests,
+                "events": counts.get("manifest_events", 0),
+                "load_seconds": round(load_seconds, 2),
+                "baseline_scan_seconds": round(baseline, 3),
+                "reconcile_seconds": round(reconcile_seconds, 2),
+                "peak_rss_mb": round(peak, 1),
+                "rules": rules,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

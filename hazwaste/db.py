@@ -44,10 +44,14 @@ class Quantity(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
         if value is None:
             return None
+        if isinstance(value, bool):  # Decimal(True) would be 1 kg
+            raise QuantityError(f"not a quantity: {value!r}")
         try:
             grams = Decimal(value) * GRAMS_PER_KG
-        except (InvalidOperation, TypeError) as exc:
+        except (InvalidOperation, TypeError, ValueError) as exc:
             raise QuantityError(f"not a quantity: {value!r}") from exc
+        if not grams.is_finite():  # NaN and infinities have no integer number of grams
+            raise QuantityError(f"not a quantity: {value!r}")
         if grams != grams.to_integral_value():
             raise QuantityError(f"quantity finer than 1 g: {value!r}")
         return int(grams)
@@ -132,12 +136,17 @@ def configure_sqlite(engine: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         try:
             cursor.execute("SELECT sin(0), acos(1), sqrt(4), radians(1)")
-        except Exception:  # noqa: BLE001 - a build without SQLITE_ENABLE_MATH_FUNCTIONS
+        except Exception:
             import math
 
-            for name, fn in (("sin", math.sin), ("cos", math.cos), ("asin", math.asin),
-                             ("acos", math.acos), ("sqrt", math.sqrt),
-                             ("radians", math.radians)):
+            for name, fn in (
+                ("sin", math.sin),
+                ("cos", math.cos),
+                ("asin", math.asin),
+                ("acos", math.acos),
+                ("sqrt", math.sqrt),
+                ("radians", math.radians),
+            ):
                 dbapi_connection.create_function(name, 1, fn, deterministic=True)
         cursor.close()
 

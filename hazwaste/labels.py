@@ -149,8 +149,9 @@ def method_name(method: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(datetime_local=datetime_local, date_iso=date_iso, kg=kg,
-                                 tonnes=tonnes)
+    app.jinja_env.filters.update(
+        datetime_local=datetime_local, date_iso=date_iso, kg=kg, tonnes=tonnes
+    )
 
     @app.context_processor
     def labels() -> dict[str, Any]:

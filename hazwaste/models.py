@@ -18,8 +18,6 @@ from hazwaste.manifests.models import (
     ManifestLine,
     ManifestSerial,
 )
-from hazwaste.plans.models import ManagementPlan
-from hazwaste.reconciliation.models import Flag, ReconciliationRun
 from hazwaste.permits.models import (
     CarrierPermit,
     Driver,
@@ -28,12 +26,37 @@ from hazwaste.permits.models import (
     LicenceScope,
     Vehicle,
 )
+from hazwaste.plans.models import ManagementPlan
+from hazwaste.reconciliation.models import Flag, ReconciliationRun
 
 __all__ = [
-    "ApiToken", "AuditEntry", "AuditHead", "CarrierPermit", "CatalogEdition", "Container",
-    "ContainerSequence", "Driver", "LedgerEntry", "ManagementPlan",
-    "Exemption", "Flag", "IdempotencyRecord", "ReconciliationRun", "Licence", "Manifest", "ManifestEvent", "ManifestLine",
-    "ManifestSerial", "LicenceMethod", "LicenceScope",
-    "Organization", "Region", "RegulatorBody", "TreatmentMethod", "User", "Vehicle",
-    "WasteCategory", "WasteCode",
+    "ApiToken",
+    "AuditEntry",
+    "AuditHead",
+    "CarrierPermit",
+    "CatalogEdition",
+    "Container",
+    "ContainerSequence",
+    "Driver",
+    "Exemption",
+    "Flag",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "Licence",
+    "LicenceMethod",
+    "LicenceScope",
+    "ManagementPlan",
+    "Manifest",
+    "ManifestEvent",
+    "ManifestLine",
+    "ManifestSerial",
+    "Organization",
+    "ReconciliationRun",
+    "Region",
+    "RegulatorBody",
+    "TreatmentMethod",
+    "User",
+    "Vehicle",
+    "WasteCategory",
+    "WasteCode",
 ]

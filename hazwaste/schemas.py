@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from hazwaste.db import KG_PER_TONNE
 
+
 def N_(message: str) -> str:
     """Mark a message for extraction; it is translated later by :func:`translate_messages`."""
     return message
@@ -55,7 +56,7 @@ class _Length(validate.Length):
         return text.format(input=value, min=self.min, max=self.max, equal=self.equal)
 
 
-def length(min: int | None = None, max: int | None = None) -> validate.Length:  # noqa: A002
+def length(min: int | None = None, max: int | None = None) -> validate.Length:
     if min and max:
         msg = N_("Enter between {min} and {max} characters.")
     elif max:
@@ -150,6 +151,8 @@ class Weight(fields.Field):
             raise self.make_error("precision")
         if number >= Decimal("1e12"):
             raise self.make_error("too_large")
+        if number == 0:
+            number = Decimal(0)  # "-0" is zero, not a negative zero in records and exports
         return number.quantize(QUANTITY_PLACES)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
@@ -224,8 +227,9 @@ def to_kg(value: Decimal, unit: str) -> Decimal | None:
 PRECISION_MESSAGE = N_("At most three decimals in kg (one gram).")
 
 
-def nested_form(form: MultiDict[str, str], prefix: str = "lines",
-                defaults: tuple[str, ...] = ("_unit",)) -> dict[str, Any]:
+def nested_form(
+    form: MultiDict[str, str], prefix: str = "lines", defaults: tuple[str, ...] = ("_unit",)
+) -> dict[str, Any]:
     """Turn ``lines-0-waste_code``-style form fields into ``{"lines": [{...}, ...]}``.
 
     Other fields are copied as in :func:`form_dict` (first value; repeated fields inside
@@ -254,6 +258,9 @@ def nested_form(form: MultiDict[str, str], prefix: str = "lines",
             return any(str(v).strip() for v in value)
         return bool(str(value).strip())
 
-    out[prefix] = [row for _index, row in sorted(rows.items())
-                   if any(filled(name, value) for name, value in row.items())]
+    out[prefix] = [
+        row
+        for _index, row in sorted(rows.items())
+        if any(filled(name, value) for name, value in row.items())
+    ]
     return out

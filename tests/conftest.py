@@ -32,7 +32,7 @@ def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("TEST_DATABASE_URL", "").strip()
     if url:
         if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
@@ -190,8 +190,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     on_pg = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
     for item in items:
         if "postgres" in item.keywords and not on_pg:
-            item.add_marker(pytest.mark.skip(
-                reason="needs PostgreSQL: set TEST_DATABASE_URL (.ci/run installs and starts one)"))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs PostgreSQL: set TEST_DATABASE_URL (.ci/run starts one)"
+                )
+            )
         if "browser" in item.keywords and not CHROMIUM:
-            item.add_marker(pytest.mark.skip(
-                reason="needs Debian's chromium package (apt-get install chromium); .ci/run installs it"))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs Debian's chromium (apt-get install chromium; .ci/run does)"
+                )
+            )

@@ -36,9 +36,7 @@ class Organization(Base):
     """An enterprise (单位) keyed by its unified social credit code."""
 
     __tablename__ = "organizations"
-    __table_args__ = (
-        CheckConstraint("is_producer OR is_carrier OR is_receiver", name="has_role"),
-    )
+    __table_args__ = (CheckConstraint("is_producer OR is_carrier OR is_receiver", name="has_role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
@@ -64,7 +62,7 @@ class Organization(Base):
     users: Mapped[list[User]] = relationship(
         back_populates="organization", foreign_keys="User.organization_id"
     )
-    region: Mapped[Region] = relationship()  # noqa: F821 - resolved by the registry
+    region: Mapped[Region] = relationship()
 
     @property
     def is_approved(self) -> bool:
@@ -94,7 +92,7 @@ class RegulatorBody(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="regulator_body")
-    region: Mapped[Region] = relationship()  # noqa: F821
+    region: Mapped[Region] = relationship()
 
     @property
     def jurisdiction_prefix(self) -> str:
@@ -122,9 +120,7 @@ class User(UserMixin, Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[UserRole] = mapped_column(str_enum(UserRole, "user_role"), default=UserRole.MEMBER)
-    organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organizations.id"), index=True
-    )
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     regulator_body_id: Mapped[int | None] = mapped_column(
         ForeignKey("regulator_bodies.id"), index=True
     )

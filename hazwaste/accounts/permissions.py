@@ -52,9 +52,7 @@ def login_required(view: F) -> F:
     return _guard(lambda user: True)(view)
 
 
-def enterprise_required(
-    *roles: str, user_roles: tuple[UserRole, ...] = ()
-) -> Callable[[F], F]:
+def enterprise_required(*roles: str, user_roles: tuple[UserRole, ...] = ()) -> Callable[[F], F]:
     """Page guard: an approved organization with one of ``roles`` (any if none given)."""
     return _guard(lambda user: enterprise_user_ok(user, roles, user_roles))
 

@@ -77,7 +77,9 @@ def load_query(schema: Schema) -> Any:
 
 def _request_fingerprint() -> str:
     body = request.get_data() or b""
-    return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + body).hexdigest()
+    return hashlib.sha256(
+        request.method.encode() + b" " + request.path.encode() + b"\n" + body
+    ).hexdigest()
 
 
 def idempotent(view: F) -> F:
@@ -98,23 +100,35 @@ def idempotent(view: F) -> F:
             raise Invalid(msg, {"Idempotency-Key": [msg]})
         user = current_api_user()
         fingerprint = _request_fingerprint()
-        stored = db.session.scalar(select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key))
+        stored = db.session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key
+            )
+        )
         if stored is not None:
             return _replay(stored, fingerprint)
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code < 400:
-            db.session.add(IdempotencyRecord(
-                user_id=user.id, key=key, request_hash=fingerprint,
-                status=response.status_code, body=response.get_data(as_text=True),
-                created_at=utcnow()))
+            db.session.add(
+                IdempotencyRecord(
+                    user_id=user.id,
+                    key=key,
+                    request_hash=fingerprint,
+                    status=response.status_code,
+                    body=response.get_data(as_text=True),
+                    created_at=utcnow(),
+                )
+            )
             try:
                 db.session.commit()
             except IntegrityError:
                 # A concurrent retry with the same key stored its result first: replay that.
                 db.session.rollback()
-                stored = db.session.scalar(select(IdempotencyRecord).where(
-                    IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key))
+                stored = db.session.scalar(
+                    select(IdempotencyRecord).where(
+                        IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key
+                    )
+                )
                 if stored is not None:
                     return _replay(stored, fingerprint)
         return response
@@ -145,5 +159,3 @@ def service_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except ServiceError:
         db.session.rollback()
         raise
-
-

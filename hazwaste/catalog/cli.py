@@ -17,6 +17,6 @@ def load_reference_command() -> None:
     db.session.commit()
     click.echo(
         "Reference data: {regions} regions, {methods} treatment methods, {editions} "
-        "catalogue edition(s) with {waste_codes} waste codes and {exemptions} exemption rows."
-        .format(**report.as_dict())
+        "catalogue edition(s) with {waste_codes} waste codes and {exemptions} "
+        "exemption rows.".format(**report.as_dict())
     )

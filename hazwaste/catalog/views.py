@@ -38,8 +38,13 @@ def waste_codes() -> Any:
     edition = services.edition_on(db.session, on_date)
     rows = services.search_waste_codes(db.session, args["q"], on_date, args["category"], limit=None)
     return render_template(
-        "catalog/waste_codes.html", rows=rows, q=args["q"], category=args["category"] or "",
-        categories=services.categories(db.session, on_date), edition=edition, errors=errors,
+        "catalog/waste_codes.html",
+        rows=rows,
+        q=args["q"],
+        category=args["category"] or "",
+        categories=services.categories(db.session, on_date),
+        edition=edition,
+        errors=errors,
     ), (422 if errors else 200)
 
 
@@ -52,8 +57,7 @@ def waste_code(code: str) -> Any:
         from hazwaste.errors import NotFound
 
         raise NotFound()
-    exemptions = list(services.exemptions_for(db.session, row.code, row.category,
-                                              row.edition_code))
+    exemptions = list(services.exemptions_for(db.session, row.code, row.category, row.edition_code))
     return render_template("catalog/waste_code.html", row=row, exemptions=exemptions)
 
 
@@ -64,8 +68,9 @@ def waste_codes_json() -> Any:
     args, errors = _args()
     if errors:
         return jsonify({"error": {"code": "invalid", "message": "", "fields": errors}}), 422
-    rows = services.search_waste_codes(db.session, args["q"], args["on"] or date.today(),
-                                       args["category"], limit=20)
+    rows = services.search_waste_codes(
+        db.session, args["q"], args["on"] or date.today(), args["category"], limit=20
+    )
     return jsonify({"data": WasteCodeOutSchema(many=True).dump(rows)})
 
 

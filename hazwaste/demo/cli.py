@@ -25,5 +25,7 @@ def seed_demo_command(force: bool, if_empty: bool) -> None:
             return
         raise click.ClickException(f"refusing to seed: {exc} (use --force)") from exc
     db.session.commit()
-    click.echo(f"Demo data loaded: {len(world.orgs)} organizations, {len(world.users)} users. "
-               f"Every demo account's password is {DEMO_PASSWORD!r} (demo only).")
+    click.echo(
+        f"Demo data loaded: {len(world.orgs)} organizations, {len(world.users)} users. "
+        f"Every demo account's password is {DEMO_PASSWORD!r} (demo only)."
+    )

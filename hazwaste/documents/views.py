@@ -8,8 +8,8 @@ from flask import Blueprint, Response
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from hazwaste.accounts.permissions import login_required
 from hazwaste.accounts.models import User
+from hazwaste.accounts.permissions import login_required
 from hazwaste.documents.manifest_pdf import render_manifest_pdf
 from hazwaste.documents.qr import qr_png
 from hazwaste.errors import Conflict
@@ -25,14 +25,22 @@ bp = Blueprint("documents", __name__)
 def _issued(user: User, manifest_id: int) -> Manifest:
     manifest = manifests.get_visible(db.session, user, manifest_id)
     if manifest.number is None:
-        raise Conflict(_("A draft has no QR code or printable manifest yet."),
-                       status=manifest.status.value)
+        raise Conflict(
+            _("A draft has no QR code or printable manifest yet."), status=manifest.status.value
+        )
     return manifest
 
 
 def pdf_response(manifest: Manifest) -> Response:
-    licences = sorted({lic.number for line in manifest.lines for lic in permits.covering_licences(
-        db.session, manifest.receiver_id, line.waste_code, manifest.planned_date)})
+    licences = sorted(
+        {
+            lic.number
+            for line in manifest.lines
+            for lic in permits.covering_licences(
+                db.session, manifest.receiver_id, line.waste_code, manifest.planned_date
+            )
+        }
+    )
     body = render_manifest_pdf(manifest, scan_url(manifest.id, manifest.number or ""), licences)
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="manifest-{manifest.number}.pdf"'
@@ -40,8 +48,7 @@ def pdf_response(manifest: Manifest) -> Response:
 
 
 def qr_response(manifest: Manifest) -> Response:
-    response = Response(qr_png(scan_url(manifest.id, manifest.number or "")),
-                        mimetype="image/png")
+    response = Response(qr_png(scan_url(manifest.id, manifest.number or "")), mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 

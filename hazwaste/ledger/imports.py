@@ -35,8 +35,20 @@ def template_csv() -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    writer.writerow(["900-249-08", "废矿物油", "liquid", "T,I", "矿物油", "石油烃", "drum",
-                     "180.5", date.today().isoformat(), "设备检修"])
+    writer.writerow(
+        [
+            "900-249-08",
+            "废矿物油",
+            "liquid",
+            "T,I",
+            "矿物油",
+            "石油烃",
+            "drum",
+            "180.5",
+            date.today().isoformat(),
+            "设备检修",
+        ]
+    )
     return out.getvalue()
 
 
@@ -56,9 +68,11 @@ def parse_csv(raw: bytes) -> list[dict[str, str]]:
         raise Invalid(msg, {"file": [msg]})
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in CSV_COLUMNS if c not in header and c not in ("main_components",
-                                                                      "harmful_components",
-                                                                      "source_process")]
+    missing = [
+        c
+        for c in CSV_COLUMNS
+        if c not in header and c not in ("main_components", "harmful_components", "source_process")
+    ]
     if missing:
         msg = _("Missing columns: %(cols)s", cols=", ".join(missing))
         raise Invalid(msg, {"file": [msg]})
@@ -72,8 +86,9 @@ def parse_csv(raw: bytes) -> list[dict[str, str]]:
     return rows
 
 
-def import_containers(session: Session, now: datetime, user: User, raw: bytes,
-                      today: date) -> list[Container]:
+def import_containers(
+    session: Session, now: datetime, user: User, raw: bytes, today: date
+) -> list[Container]:
     """Register every row of the CSV, or none: ``Invalid`` lists each bad row's fields
     keyed by its line number in the file (the header is line 1)."""
     rows = parse_csv(raw)
@@ -93,5 +108,6 @@ def import_containers(session: Session, now: datetime, user: User, raw: bytes,
             if not isinstance(row_errors, dict):
                 raise
             errors = {int(i) + 2: e for i, e in row_errors.items() if str(i).isdigit()}
-    raise Invalid(_("Nothing was imported: %(n)s rows have errors.", n=len(errors)),
-                  {"rows": errors})
+    raise Invalid(
+        _("Nothing was imported: %(n)s rows have errors.", n=len(errors)), {"rows": errors}
+    )

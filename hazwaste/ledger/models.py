@@ -58,7 +58,8 @@ class Container(Base):
     generation_date: Mapped[date]
     source_process: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[ContainerStatus] = mapped_column(
-        str_enum(ContainerStatus, "container_status"), default=ContainerStatus.STORED)
+        str_enum(ContainerStatus, "container_status"), default=ContainerStatus.STORED
+    )
     manifest_id: Mapped[int | None] = mapped_column(ForeignKey("manifests.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -50,9 +50,16 @@ def _out(manifest: Any) -> dict[str, Any]:
 @bp.post("/manifests")
 @token_required
 @idempotent
-@document("/api/v1/manifests", "post", "Create a draft manifest", tags=TAGS,
-          request=ManifestDraftSchema, response=ManifestOutSchema, idempotent=True,
-          statuses={201: "Created"})
+@document(
+    "/api/v1/manifests",
+    "post",
+    "Create a draft manifest",
+    tags=TAGS,
+    request=ManifestDraftSchema,
+    response=ManifestOutSchema,
+    idempotent=True,
+    statuses={201: "Created"},
+)
 def create() -> Any:
     data = load_json(ManifestDraftSchema())
     manifest = service_call(services.create_draft, db.session, utcnow(), current_api_user(), data)
@@ -62,24 +69,43 @@ def create() -> Any:
 
 @bp.get("/manifests")
 @token_required
-@document("/api/v1/manifests", "get", "Manifests visible to the user (filters, pages)",
-          tags=TAGS, query=ListArgsSchema, response=ManifestOutSchema, many=True)
+@document(
+    "/api/v1/manifests",
+    "get",
+    "Manifests visible to the user (filters, pages)",
+    tags=TAGS,
+    query=ListArgsSchema,
+    response=ManifestOutSchema,
+    many=True,
+)
 def index() -> Any:
     args = load_query(ListArgsSchema())
     filters = services.ManifestFilters(
-        status=args["status"], date_from=args["date_from"], date_to=args["date_to"],
-        counterpart_id=args["counterpart_id"], waste_code=args["waste_code"], q=args["q"])
-    per_page = min(args["per_page"] or current_app.config["PAGE_SIZE"],
-                   current_app.config["PAGE_SIZE_MAX"])
-    page = paginate(db.session, services.list_query(current_api_user(), filters), args["page"],
-                    per_page)
+        status=args["status"],
+        date_from=args["date_from"],
+        date_to=args["date_to"],
+        counterpart_id=args["counterpart_id"],
+        waste_code=args["waste_code"],
+        q=args["q"],
+    )
+    per_page = min(
+        args["per_page"] or current_app.config["PAGE_SIZE"], current_app.config["PAGE_SIZE_MAX"]
+    )
+    page = paginate(
+        db.session, services.list_query(current_api_user(), filters), args["page"], per_page
+    )
     return ok(ManifestOutSchema(many=True).dump(page.items), **page.meta())
 
 
 @bp.get("/manifests/<key>")
 @token_required
-@document("/api/v1/manifests/{key}", "get", "One manifest, by id or 14-digit number",
-          tags=TAGS, response=ManifestOutSchema)
+@document(
+    "/api/v1/manifests/{key}",
+    "get",
+    "One manifest, by id or 14-digit number",
+    tags=TAGS,
+    response=ManifestOutSchema,
+)
 def show(key: str) -> Any:
     return ok(ManifestOutSchema().dump(services.get_visible(db.session, current_api_user(), key)))
 
@@ -87,23 +113,44 @@ def show(key: str) -> Any:
 @bp.patch("/manifests/<int:manifest_id>")
 @token_required
 @idempotent
-@document("/api/v1/manifests/{manifest_id}", "patch",
-          "Change a draft (fields not given keep their value; `lines` replaces all lines)",
-          tags=TAGS, request=ManifestDraftSchema, response=ManifestOutSchema, idempotent=True,
-          statuses=CONFLICT)
+@document(
+    "/api/v1/manifests/{manifest_id}",
+    "patch",
+    "Change a draft (fields not given keep their value; `lines` replaces all lines)",
+    tags=TAGS,
+    request=ManifestDraftSchema,
+    response=ManifestOutSchema,
+    idempotent=True,
+    statuses=CONFLICT,
+)
 def patch(manifest_id: int) -> Any:
     user = current_api_user()
     manifest = services.get_visible(db.session, user, manifest_id)
-    current = ManifestDraftSchema().dump({
-        "carrier_id": manifest.carrier_id, "receiver_id": manifest.receiver_id,
-        "vehicle_id": manifest.vehicle_id, "driver_id": manifest.driver_id,
-        "planned_date": manifest.planned_date, "emergency_measures": manifest.emergency_measures,
-        "lines": [], "container_ids": []})
-    current["lines"] = [{"waste_code": ln.waste_code, "waste_name": ln.waste_name,
-                         "physical_form": ln.physical_form.value, "hazards": ln.hazard_list,
-                         "packaging": ln.packaging, "container_count": ln.container_count,
-                         "declared_qty": str(ln.declared_kg), "declared_unit": "kg"}
-                        for ln in manifest.lines]
+    current = ManifestDraftSchema().dump(
+        {
+            "carrier_id": manifest.carrier_id,
+            "receiver_id": manifest.receiver_id,
+            "vehicle_id": manifest.vehicle_id,
+            "driver_id": manifest.driver_id,
+            "planned_date": manifest.planned_date,
+            "emergency_measures": manifest.emergency_measures,
+            "lines": [],
+            "container_ids": [],
+        }
+    )
+    current["lines"] = [
+        {
+            "waste_code": ln.waste_code,
+            "waste_name": ln.waste_name,
+            "physical_form": ln.physical_form.value,
+            "hazards": ln.hazard_list,
+            "packaging": ln.packaging,
+            "container_count": ln.container_count,
+            "declared_qty": str(ln.declared_kg),
+            "declared_unit": "kg",
+        }
+        for ln in manifest.lines
+    ]
     from flask import request
 
     body = request.get_json(silent=True)
@@ -143,11 +190,22 @@ def _register(name: str, verb: Any, schema: Any, summary: str) -> None:
         return _action(manifest_id, verb, schema)
 
     view.__name__ = f"manifest_{name}"
-    decorated = document(f"/api/v1/manifests/{{manifest_id}}/{name}", "post", summary,
-                         tags=TAGS, request=schema, response=ManifestOutSchema,
-                         idempotent=True, statuses=CONFLICT)(idempotent(view))
-    bp.add_url_rule(f"/manifests/<int:manifest_id>/{name}", view.__name__,
-                    token_required(decorated), methods=["POST"])
+    decorated = document(
+        f"/api/v1/manifests/{{manifest_id}}/{name}",
+        "post",
+        summary,
+        tags=TAGS,
+        request=schema,
+        response=ManifestOutSchema,
+        idempotent=True,
+        statuses=CONFLICT,
+    )(idempotent(view))
+    bp.add_url_rule(
+        f"/manifests/<int:manifest_id>/{name}",
+        view.__name__,
+        token_required(decorated),
+        methods=["POST"],
+    )
 
 
 for _name, _verb, _schema, _summary in (
@@ -164,8 +222,14 @@ for _name, _verb, _schema, _summary in (
 
 @bp.get("/manifests/<int:manifest_id>/events")
 @token_required
-@document("/api/v1/manifests/{manifest_id}/events", "get", "The hand-off timeline",
-          tags=TAGS, response=EventOutSchema, many=True)
+@document(
+    "/api/v1/manifests/{manifest_id}/events",
+    "get",
+    "The hand-off timeline",
+    tags=TAGS,
+    response=EventOutSchema,
+    many=True,
+)
 def events(manifest_id: int) -> Any:
     manifest = services.get_visible(db.session, current_api_user(), manifest_id)
     return ok(EventOutSchema(many=True).dump(manifest.events))

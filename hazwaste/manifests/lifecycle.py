@@ -101,8 +101,13 @@ def can_dispose(manifest: Manifest, user: User) -> bool:
 
 
 GUARDS = {
-    "submit": can_submit, "cancel": can_cancel, "pickup": can_pickup, "deliver": can_deliver,
-    "receive": can_receive, "dispose": can_dispose, "correct": can_correct,
+    "submit": can_submit,
+    "cancel": can_cancel,
+    "pickup": can_pickup,
+    "deliver": can_deliver,
+    "receive": can_receive,
+    "dispose": can_dispose,
+    "correct": can_correct,
 }
 
 
@@ -123,14 +128,22 @@ def _check(verb: str, manifest: Manifest, user: User, party_check: Any) -> None:
         raise Forbidden()
     if manifest.status not in SOURCE_STATES[verb]:
         raise Conflict(
-            _("This manifest is %(status)s; it cannot be changed this way now.",
-              status=manifest.status.value),
+            _(
+                "This manifest is %(status)s; it cannot be changed this way now.",
+                status=manifest.status.value,
+            ),
             status=manifest.status.value,
         )
 
 
-def _transition(session: Session, manifest: Manifest, verb: str, new_status: ManifestStatus,
-                now: datetime, **values: Any) -> None:
+def _transition(
+    session: Session,
+    manifest: Manifest,
+    verb: str,
+    new_status: ManifestStatus,
+    now: datetime,
+    **values: Any,
+) -> None:
     """Move the status only if nobody else did first (the one-winner rule)."""
     result = session.execute(
         update(Manifest)
@@ -153,8 +166,9 @@ def _lines_by_id(manifest: Manifest) -> dict[int, ManifestLine]:
     return {line.id: line for line in manifest.lines}
 
 
-def _line_entries(manifest: Manifest, entries: Iterable[dict[str, Any]], required: bool = True
-                  ) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+def _line_entries(
+    manifest: Manifest, entries: Iterable[dict[str, Any]], required: bool = True
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
     """Map submitted per-line entries to the manifest's lines; errors for unknown/missing."""
     by_id = _lines_by_id(manifest)
     given: dict[int, dict[str, Any]] = {}
@@ -168,8 +182,11 @@ def _line_entries(manifest: Manifest, entries: Iterable[dict[str, Any]], require
         missing = [line.line_no for line in manifest.lines if line.id not in given]
         if missing:
             errors.setdefault("lines", {})["_schema"] = [
-                _("Give a quantity for every line (missing: %(lines)s).",
-                  lines=", ".join(map(str, missing)))]
+                _(
+                    "Give a quantity for every line (missing: %(lines)s).",
+                    lines=", ".join(map(str, missing)),
+                )
+            ]
     return given, errors
 
 
@@ -192,30 +209,59 @@ def submit(session: Session, now: datetime, manifest: Manifest, user: User) -> M
         raise Invalid(_("The manifest cannot be submitted yet."), errors)
     number = allocate_number(session, manifest.producer, now)
     _transition(session, manifest, "submit", S.SUBMITTED, now, number=number, submitted_at=now)
-    record_event(session, now, manifest, EventKind.SUBMITTED, user,
-                 payload={"number": number, "planned_date": manifest.planned_date,
-                          "lines": [{"line_no": ln.line_no, "waste_code": ln.waste_code,
-                                     "declared_kg": ln.declared_kg} for ln in manifest.lines]},
-                 total_kg=manifest.declared_total_kg)
+    record_event(
+        session,
+        now,
+        manifest,
+        EventKind.SUBMITTED,
+        user,
+        payload={
+            "number": number,
+            "planned_date": manifest.planned_date,
+            "lines": [
+                {"line_no": ln.line_no, "waste_code": ln.waste_code, "declared_kg": ln.declared_kg}
+                for ln in manifest.lines
+            ],
+        },
+        total_kg=manifest.declared_total_kg,
+    )
     return manifest
 
 
-def cancel(session: Session, now: datetime, manifest: Manifest, user: User, reason: str
-           ) -> Manifest:
+def cancel(
+    session: Session, now: datetime, manifest: Manifest, user: User, reason: str
+) -> Manifest:
     """Cancel before pickup; a reason is required."""
     _check("cancel", manifest, user, access.acts_for_producer)
     if not reason.strip():
-        raise Invalid(_("Give the reason for cancelling."), {"reason": [_("This field is required.")]})
-    _transition(session, manifest, "cancel", S.CANCELLED, now, cancelled_at=now,
-                cancel_reason=reason.strip())
+        raise Invalid(
+            _("Give the reason for cancelling."), {"reason": [_("This field is required.")]}
+        )
+    _transition(
+        session,
+        manifest,
+        "cancel",
+        S.CANCELLED,
+        now,
+        cancelled_at=now,
+        cancel_reason=reason.strip(),
+    )
     released = ledger.release_from_manifest(session, now, manifest.id)
-    record_event(session, now, manifest, EventKind.CANCELLED, user, note=reason.strip(),
-                 payload={"containers_released": released})
+    record_event(
+        session,
+        now,
+        manifest,
+        EventKind.CANCELLED,
+        user,
+        note=reason.strip(),
+        payload={"containers_released": released},
+    )
     return manifest
 
 
-def pickup(session: Session, now: datetime, manifest: Manifest, user: User,
-           data: dict[str, Any]) -> Manifest:
+def pickup(
+    session: Session, now: datetime, manifest: Manifest, user: User, data: dict[str, Any]
+) -> Manifest:
     """The carrier's driver takes the load: vehicle, weighed quantity per line, GPS, note.
 
     ``data``: ``vehicle_id``, ``lines`` = [{``line_id``, ``loaded_kg``}], optional ``note``,
@@ -230,27 +276,47 @@ def pickup(session: Session, now: datetime, manifest: Manifest, user: User,
     errors.update(line_errors)
     total = sum((entry["loaded_kg"] for entry in given.values()), Decimal("0"))
     if vehicle is not None and "vehicle_id" not in errors and total > vehicle.max_load_kg:
-        errors["vehicle_id"] = [_("The loaded total %(total)s kg exceeds this vehicle's maximum "
-                                  "load of %(max)s kg.", total=format(total.normalize(), "f"),
-                                  max=format(vehicle.max_load_kg.normalize(), "f"))]
+        errors["vehicle_id"] = [
+            _(
+                "The loaded total %(total)s kg exceeds this vehicle's maximum load of %(max)s kg.",
+                total=format(total.normalize(), "f"),
+                max=format(vehicle.max_load_kg.normalize(), "f"),
+            )
+        ]
     check = ledger.loading_check(session, manifest.id, data.get("container_codes") or [])
     if check.expected and not check.ok:
         errors["container_codes"] = loading_messages(check)
     if errors:
         raise Invalid(_("The pickup cannot be recorded yet."), errors)
     assert vehicle is not None
-    _transition(session, manifest, "pickup", S.IN_TRANSIT, now, picked_up_at=now,
-                pickup_vehicle_id=vehicle.id, pickup_driver_user_id=user.id)
+    _transition(
+        session,
+        manifest,
+        "pickup",
+        S.IN_TRANSIT,
+        now,
+        picked_up_at=now,
+        pickup_vehicle_id=vehicle.id,
+        pickup_driver_user_id=user.id,
+    )
     for line in manifest.lines:
         line.loaded_kg = given[line.id]["loaded_kg"]
     shipped = ledger.ship_containers(session, now, user, manifest.id, local_date(now))
     record_event(
-        session, now, manifest, EventKind.PICKED_UP, user, note=data.get("note") or "",
-        position=_position(data), vehicle_id=vehicle.id, total_kg=total,
-        payload={"vehicle": vehicle.plate,
-                 "lines": [{"line_no": ln.line_no, "loaded_kg": ln.loaded_kg}
-                           for ln in manifest.lines],
-                 "containers_scanned": [c.code for c in shipped]},
+        session,
+        now,
+        manifest,
+        EventKind.PICKED_UP,
+        user,
+        note=data.get("note") or "",
+        position=_position(data),
+        vehicle_id=vehicle.id,
+        total_kg=total,
+        payload={
+            "vehicle": vehicle.plate,
+            "lines": [{"line_no": ln.line_no, "loaded_kg": ln.loaded_kg} for ln in manifest.lines],
+            "containers_scanned": [c.code for c in shipped],
+        },
     )
     return manifest
 
@@ -259,33 +325,65 @@ def loading_messages(check: ledger.LoadingCheck) -> list[str]:
     """What blocks the loading, in words a driver can act on."""
     messages = []
     if check.missing:
-        messages.append(_("Not scanned (%(n)s): %(codes)s", n=len(check.missing),
-                          codes=", ".join(check.missing)))
+        messages.append(
+            _(
+                "Not scanned (%(n)s): %(codes)s",
+                n=len(check.missing),
+                codes=", ".join(check.missing),
+            )
+        )
     if check.foreign:
-        messages.append(_("Not on this manifest (%(n)s): %(codes)s — ask the producer to "
-                          "correct the manifest.", n=len(check.foreign),
-                          codes=", ".join(check.foreign)))
+        messages.append(
+            _(
+                "Not on this manifest (%(n)s): %(codes)s — ask the producer to "
+                "correct the manifest.",
+                n=len(check.foreign),
+                codes=", ".join(check.foreign),
+            )
+        )
     if check.invalid:
         messages.append(_("Not a container code: %(codes)s", codes=", ".join(check.invalid)))
     return messages
 
 
-def deliver(session: Session, now: datetime, manifest: Manifest, user: User,
-            data: dict[str, Any]) -> Manifest:
+def deliver(
+    session: Session, now: datetime, manifest: Manifest, user: User, data: dict[str, Any]
+) -> Manifest:
     """Arrival at the receiver's gate, by the driver or at the receiver's first scan.
 
     Sets the receipt due date: :data:`RECEIPT_DUE_WORKING_DAYS` Chinese working days after
     the arrival day.
     """
-    _check("deliver", manifest, user,
-           lambda u, m: access.acts_as_driver(u, m) or access.acts_for_receiver(u, m))
+    _check(
+        "deliver",
+        manifest,
+        user,
+        lambda u, m: access.acts_as_driver(u, m) or access.acts_for_receiver(u, m),
+    )
     due, exact = add_working_days(local_date(now), RECEIPT_DUE_WORKING_DAYS)
-    _transition(session, manifest, "deliver", S.DELIVERED, now, delivered_at=now,
-                receipt_due_date=due, receipt_due_exact=exact)
-    record_event(session, now, manifest, EventKind.DELIVERED, user, note=data.get("note") or "",
-                 position=_position(data),
-                 payload={"receipt_due_date": due, "by": "receiver"
-                          if access.acts_for_receiver(user, manifest) else "driver"})
+    _transition(
+        session,
+        manifest,
+        "deliver",
+        S.DELIVERED,
+        now,
+        delivered_at=now,
+        receipt_due_date=due,
+        receipt_due_exact=exact,
+    )
+    record_event(
+        session,
+        now,
+        manifest,
+        EventKind.DELIVERED,
+        user,
+        note=data.get("note") or "",
+        position=_position(data),
+        payload={
+            "receipt_due_date": due,
+            "by": "receiver" if access.acts_for_receiver(user, manifest) else "driver",
+        },
+    )
     return manifest
 
 
@@ -298,20 +396,33 @@ def receipt_preview(manifest: Manifest, entries: dict[int, dict[str, Any]]) -> l
             continue
         received = entry["received_kg"]
         decision = LineDecision(entry["decision"])
-        rejected = {LineDecision.ACCEPT: Decimal("0"), LineDecision.REJECT: received,
-                    LineDecision.PARTIAL: entry.get("rejected_kg") or Decimal("0")}[decision]
+        rejected = {
+            LineDecision.ACCEPT: Decimal("0"),
+            LineDecision.REJECT: received,
+            LineDecision.PARTIAL: entry.get("rejected_kg") or Decimal("0"),
+        }[decision]
         loaded = line.loaded_kg
         gap = None if loaded is None else received - loaded
         pct = None if gap is None or not loaded else (gap * 100 / loaded).quantize(Decimal("0.01"))
-        rows.append({"line": line, "loaded_kg": loaded, "received_kg": received,
-                     "discrepancy_kg": gap, "discrepancy_pct": pct, "decision": decision,
-                     "accepted_kg": received - rejected, "rejected_kg": rejected,
-                     "rejection_reason": (entry.get("rejection_reason") or "").strip()})
+        rows.append(
+            {
+                "line": line,
+                "loaded_kg": loaded,
+                "received_kg": received,
+                "discrepancy_kg": gap,
+                "discrepancy_pct": pct,
+                "decision": decision,
+                "accepted_kg": received - rejected,
+                "rejected_kg": rejected,
+                "rejection_reason": (entry.get("rejection_reason") or "").strip(),
+            }
+        )
     return rows
 
 
-def validate_receipt(manifest: Manifest, data: dict[str, Any]
-                     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def validate_receipt(
+    manifest: Manifest, data: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     given, errors = _line_entries(manifest, data["lines"])
     rows = receipt_preview(manifest, given)
     for index, row in enumerate(rows):
@@ -322,16 +433,22 @@ def validate_receipt(manifest: Manifest, data: dict[str, Any]
         if decision is LineDecision.ACCEPT and row["received_kg"] <= 0:
             line_errors["received_kg"] = [_("An accepted line needs a weight above zero.")]
         if decision is LineDecision.PARTIAL and not (
-                Decimal("0") < row["rejected_kg"] < row["received_kg"]):
-            line_errors["rejected_kg"] = [_("For a partial rejection, the rejected weight is "
-                                            "above zero and below the received weight.")]
+            Decimal("0") < row["rejected_kg"] < row["received_kg"]
+        ):
+            line_errors["rejected_kg"] = [
+                _(
+                    "For a partial rejection, the rejected weight is "
+                    "above zero and below the received weight."
+                )
+            ]
         if line_errors:
             errors.setdefault("lines", {})[index] = line_errors
     return rows, errors
 
 
-def receive(session: Session, now: datetime, manifest: Manifest, user: User,
-            data: dict[str, Any]) -> Manifest:
+def receive(
+    session: Session, now: datetime, manifest: Manifest, user: User, data: dict[str, Any]
+) -> Manifest:
     """Weighbridge quantities and a decision per line. All lines rejected → ``rejected``."""
     _check("receive", manifest, user, access.acts_for_receiver)
     rows, errors = validate_receipt(manifest, data)
@@ -351,25 +468,46 @@ def receive(session: Session, now: datetime, manifest: Manifest, user: User,
         total += row["received_kg"]
     missing = ledger.receive_containers(session, now, manifest.id, data.get("container_codes"))
     record_event(
-        session, now, manifest, EventKind.REJECTED if all_rejected else EventKind.RECEIVED, user,
-        note=data.get("note") or "", position=_position(data), total_kg=total,
-        payload={"containers_missing": missing, "lines": [{"line_no": r["line"].line_no, "received_kg": r["received_kg"],
-                            "discrepancy_kg": r["discrepancy_kg"],
-                            "discrepancy_pct": r["discrepancy_pct"],
-                            "decision": r["decision"].value, "accepted_kg": r["accepted_kg"],
-                            "rejected_kg": r["rejected_kg"],
-                            "rejection_reason": r["rejection_reason"]} for r in rows]},
+        session,
+        now,
+        manifest,
+        EventKind.REJECTED if all_rejected else EventKind.RECEIVED,
+        user,
+        note=data.get("note") or "",
+        position=_position(data),
+        total_kg=total,
+        payload={
+            "containers_missing": missing,
+            "lines": [
+                {
+                    "line_no": r["line"].line_no,
+                    "received_kg": r["received_kg"],
+                    "discrepancy_kg": r["discrepancy_kg"],
+                    "discrepancy_pct": r["discrepancy_pct"],
+                    "decision": r["decision"].value,
+                    "accepted_kg": r["accepted_kg"],
+                    "rejected_kg": r["rejected_kg"],
+                    "rejection_reason": r["rejection_reason"],
+                }
+                for r in rows
+            ],
+        },
     )
     if all_rejected:
         # Nothing to dispose of: the load goes back; the manifest's story ends here.
-        session.execute(update(Manifest).where(Manifest.id == manifest.id)
-                        .values(completed_at=now).execution_options(synchronize_session=False))
+        session.execute(
+            update(Manifest)
+            .where(Manifest.id == manifest.id)
+            .values(completed_at=now)
+            .execution_options(synchronize_session=False)
+        )
     signals.receipt_recorded.send(manifest, session=session, now=now)
     return manifest
 
 
-def dispose(session: Session, now: datetime, manifest: Manifest, user: User,
-            data: dict[str, Any]) -> Manifest:
+def dispose(
+    session: Session, now: datetime, manifest: Manifest, user: User, data: dict[str, Any]
+) -> Manifest:
     """Utilisation/disposal per accepted line: method (within the licence), quantity, date.
 
     Lines can be disposed of in several steps; each line once. When every accepted line is
@@ -390,18 +528,27 @@ def dispose(session: Session, now: datetime, manifest: Manifest, user: User,
             line_errors["line_id"] = [_("Nothing was accepted on this line.")]
         else:
             if entry["disposed_kg"] > line.accepted_kg:
-                line_errors["disposed_kg"] = [_("More than the accepted %(kg)s kg.",
-                                                kg=format(line.accepted_kg.normalize(), "f"))]
+                line_errors["disposed_kg"] = [
+                    _(
+                        "More than the accepted %(kg)s kg.",
+                        kg=format(line.accepted_kg.normalize(), "f"),
+                    )
+                ]
             disposal_date: date = entry["disposal_date"]
             if disposal_date > today:
                 line_errors["disposal_date"] = [_("The date is in the future.")]
             elif manifest.received_at and disposal_date < local_date(manifest.received_at):
                 line_errors["disposal_date"] = [_("The date is before the receipt.")]
-            if not permits.licence_allows_method(session, manifest.receiver_id, line.waste_code,
-                                                 disposal_date, entry["method"]):
-                line_errors["method"] = [_("Your licence does not allow %(method)s for "
-                                           "%(code)s on that date.", method=entry["method"],
-                                           code=line.waste_code)]
+            if not permits.licence_allows_method(
+                session, manifest.receiver_id, line.waste_code, disposal_date, entry["method"]
+            ):
+                line_errors["method"] = [
+                    _(
+                        "Your licence does not allow %(method)s for %(code)s on that date.",
+                        method=entry["method"],
+                        code=line.waste_code,
+                    )
+                ]
         if line_errors:
             errors.setdefault("lines", {})[index] = line_errors
     if errors:
@@ -411,25 +558,44 @@ def dispose(session: Session, now: datetime, manifest: Manifest, user: User,
         result = session.execute(
             update(ManifestLine)
             .where(ManifestLine.id == line_id, ManifestLine.disposal_method.is_(None))
-            .values(disposal_method=entry["method"], disposed_kg=entry["disposed_kg"],
-                    disposal_date=entry["disposal_date"])
-            .execution_options(synchronize_session=False))
+            .values(
+                disposal_method=entry["method"],
+                disposed_kg=entry["disposed_kg"],
+                disposal_date=entry["disposal_date"],
+            )
+            .execution_options(synchronize_session=False)
+        )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(_("Someone else recorded this disposal first."),
-                           status=manifest.status.value)
+            raise Conflict(
+                _("Someone else recorded this disposal first."), status=manifest.status.value
+            )
     session.expire_all()
     remaining = [ln for ln in manifest.lines if ln.accepted_kg and ln.disposal_method is None]
     total = sum((e["disposed_kg"] for e in given.values()), Decimal("0"))
     if not remaining:
         _transition(session, manifest, "dispose", S.COMPLETED, now, completed_at=now)
         ledger.dispose_containers(session, now, manifest.id)
-    record_event(session, now, manifest, EventKind.DISPOSED, user, note=data.get("note") or "",
-                 total_kg=total,
-                 payload={"lines": [{"line_no": by_id[i].line_no, "method": e["method"],
-                                     "disposed_kg": e["disposed_kg"],
-                                     "disposal_date": e["disposal_date"]}
-                                    for i, e in given.items()],
-                          "completed": not remaining})
+    record_event(
+        session,
+        now,
+        manifest,
+        EventKind.DISPOSED,
+        user,
+        note=data.get("note") or "",
+        total_kg=total,
+        payload={
+            "lines": [
+                {
+                    "line_no": by_id[i].line_no,
+                    "method": e["method"],
+                    "disposed_kg": e["disposed_kg"],
+                    "disposal_date": e["disposal_date"],
+                }
+                for i, e in given.items()
+            ],
+            "completed": not remaining,
+        },
+    )
     return manifest
 
 
@@ -438,8 +604,9 @@ CORRECTABLE_FIELDS = ("planned_date", "vehicle_id", "driver_id", "emergency_meas
 CORRECTABLE_LINE_FIELDS = ("waste_name", "packaging", "container_count", "declared_kg")
 
 
-def correct(session: Session, now: datetime, manifest: Manifest, user: User,
-            data: dict[str, Any]) -> Manifest:
+def correct(
+    session: Session, now: datetime, manifest: Manifest, user: User, data: dict[str, Any]
+) -> Manifest:
     """An explicit, reasoned correction after submission, visible to all parties as an event.
 
     Only the fields in :data:`CORRECTABLE_FIELDS` / :data:`CORRECTABLE_LINE_FIELDS` change;
@@ -449,8 +616,9 @@ def correct(session: Session, now: datetime, manifest: Manifest, user: User,
     _check("correct", manifest, user, access.acts_for_producer)
     reason = (data.get("reason") or "").strip()
     if not reason:
-        raise Invalid(_("Give the reason for the correction."),
-                      {"reason": [_("This field is required.")]})
+        raise Invalid(
+            _("Give the reason for the correction."), {"reason": [_("This field is required.")]}
+        )
     changes: dict[str, Any] = {}
     for key in CORRECTABLE_FIELDS:
         if key in data and data[key] != getattr(manifest, key):
@@ -460,8 +628,10 @@ def correct(session: Session, now: datetime, manifest: Manifest, user: User,
     for entry in data.get("lines") or []:
         line = by_id.get(entry.get("line_id"))
         if line is None:
-            raise Invalid(_("Not a line of this manifest."),
-                          {"lines": {"_schema": [_("Not a line of this manifest.")]}})
+            raise Invalid(
+                _("Not a line of this manifest."),
+                {"lines": {"_schema": [_("Not a line of this manifest.")]}},
+            )
         for key in CORRECTABLE_LINE_FIELDS:
             if key in entry and entry[key] != getattr(line, key):
                 changes[f"line {line.line_no} {key}"] = [getattr(line, key), entry[key]]
@@ -474,6 +644,7 @@ def correct(session: Session, now: datetime, manifest: Manifest, user: User,
         raise Invalid(_("The correction breaks a rule of the manifest."), errors)
     manifest.version += 1
     manifest.updated_at = now
-    record_event(session, now, manifest, EventKind.CORRECTED, user, note=reason,
-                 payload={"changes": changes})
+    record_event(
+        session, now, manifest, EventKind.CORRECTED, user, note=reason, payload={"changes": changes}
+    )
     return manifest

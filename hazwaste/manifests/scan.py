@@ -60,20 +60,40 @@ def manifest_for_token(token: str) -> Manifest | None:
 def _methods_for(manifest: Manifest) -> dict[int, list[str]]:
     """Per line, the methods the receiver's licences covering its code allow today."""
     today = utcnow().date()
-    return {line.id: sorted({m for lic in permits.covering_licences(
-        db.session, manifest.receiver_id, line.waste_code, today) for m in lic.method_codes})
-        for line in manifest.lines}
+    return {
+        line.id: sorted(
+            {
+                m
+                for lic in permits.covering_licences(
+                    db.session, manifest.receiver_id, line.waste_code, today
+                )
+                for m in lic.method_codes
+            }
+        )
+        for line in manifest.lines
+    }
 
 
-def _page(manifest: Manifest, token: str, errors: dict[str, Any] | None = None,
-          values: dict[str, Any] | None = None, preview: list[dict[str, Any]] | None = None,
-          message: str = "") -> str:
+def _page(
+    manifest: Manifest,
+    token: str,
+    errors: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+    preview: list[dict[str, Any]] | None = None,
+    message: str = "",
+) -> str:
     actions = lifecycle.available_actions(manifest, current_user)
     return render_template(
-        "scan/manifest.html", manifest=manifest, token=token, actions=actions,
-        errors=errors or {}, values=values or {}, preview=preview, message=message,
-        key=uuid.uuid4().hex, vehicles=permits.org_vehicles(db.session, manifest.carrier_id,
-                                                             active_only=True),
+        "scan/manifest.html",
+        manifest=manifest,
+        token=token,
+        actions=actions,
+        errors=errors or {},
+        values=values or {},
+        preview=preview,
+        message=message,
+        key=uuid.uuid4().hex,
+        vehicles=permits.org_vehicles(db.session, manifest.carrier_id, active_only=True),
         containers=ledger.manifest_containers(db.session, manifest.id),
         methods=_methods_for(manifest) if "dispose" in actions else {},
     )
@@ -90,8 +110,11 @@ def manifest(token: str) -> Any:
 
 
 def _request_hash(verb: str) -> str:
-    fields = sorted((k, v) for k, v in request.form.items(multi=True)
-                    if k not in ("csrf_token", "idempotency_key"))
+    fields = sorted(
+        (k, v)
+        for k, v in request.form.items(multi=True)
+        if k not in ("csrf_token", "idempotency_key")
+    )
     return hashlib.sha256(repr((verb, fields)).encode()).hexdigest()
 
 
@@ -109,8 +132,11 @@ def act(token: str, verb: str) -> Any:
     key = (request.form.get("idempotency_key") or "")[:200]
     here = url_for("scan.manifest", token=token)
     if key:
-        stored = db.session.scalar(select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == current_user.id, IdempotencyRecord.key == key))
+        stored = db.session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == current_user.id, IdempotencyRecord.key == key
+            )
+        )
         if stored is not None and stored.request_hash == _request_hash(verb):
             flash(_("This was already recorded."))
             return redirect(stored.body)
@@ -132,20 +158,32 @@ def act(token: str, verb: str) -> Any:
         return _page(found, token, errors=field_errors(exc), values=request.form), 422
     except Invalid as exc:
         db.session.rollback()
-        return _page(found, token, errors=exc.fields, values=request.form,
-                     message=exc.message), 422
+        return _page(found, token, errors=exc.fields, values=request.form, message=exc.message), 422
     except Conflict as exc:
         db.session.rollback()
         found = manifest_for_token(token) or found
         return _page(found, token, message=exc.message), 409
     if key:
-        db.session.add(IdempotencyRecord(user_id=current_user.id, key=key,
-                                          request_hash=_request_hash(verb), status=303,
-                                          body=here, created_at=utcnow()))
+        db.session.add(
+            IdempotencyRecord(
+                user_id=current_user.id,
+                key=key,
+                request_hash=_request_hash(verb),
+                status=303,
+                body=here,
+                created_at=utcnow(),
+            )
+        )
     try:
         db.session.commit()
     except IntegrityError:  # a concurrent retry with the same key committed first
         db.session.rollback()
-    flash({"pickup": _("Pickup recorded."), "deliver": _("Arrival recorded."),
-           "receive": _("Receipt recorded."), "dispose": _("Disposal recorded.")}[verb])
+    flash(
+        {
+            "pickup": _("Pickup recorded."),
+            "deliver": _("Arrival recorded."),
+            "receive": _("Receipt recorded."),
+            "dispose": _("Disposal recorded."),
+        }[verb]
+    )
     return redirect(here)

@@ -21,8 +21,9 @@ from hazwaste.schemas import (
     to_kg,
 )
 
-WASTE_CODE = validate.Regexp(r"^\d{3}-\d{3}-\d{2}$",
-                             error=N_("A waste code looks like 900-041-49."))
+WASTE_CODE = validate.Regexp(
+    r"^\d{3}-\d{3}-\d{2}$", error=N_("A waste code looks like 900-041-49.")
+)
 POSITION_NOTES = ("denied", "unavailable", "timeout", "not_requested", "unsupported")
 
 
@@ -42,8 +43,10 @@ class LineSchema(BaseSchema):
     physical_form = fields.String(required=True, validate=one_of([f.value for f in PhysicalForm]))
     hazards = fields.List(fields.String(validate=one_of(HAZARD_CODES)), load_default=list)
     packaging = fields.String(required=True, validate=length(1, 100))
-    container_count = fields.Integer(load_default=0, validate=validate.Range(
-        min=0, max=100000, error=N_("Between 0 and 100000.")))
+    container_count = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=100000, error=N_("Between 0 and 100000.")),
+    )
     declared_qty = Amount(required=True)
     declared_unit = fields.String(load_default="kg", validate=one_of(UNITS))
 
@@ -72,26 +75,40 @@ class ManifestDraftSchema(BaseSchema):
     planned_date = fields.Date(required=True)
     emergency_measures = fields.String(load_default="", validate=length(max=4000))
     # Lines typed by hand; containers chosen from the store add their own lines.
-    lines = fields.List(fields.Nested(LineSchema), load_default=list,
-                        validate=validate.Length(max=50, error=N_("At most 50 lines.")))
+    lines = fields.List(
+        fields.Nested(LineSchema),
+        load_default=list,
+        validate=validate.Length(max=50, error=N_("At most 50 lines.")),
+    )
     container_ids = fields.List(fields.Integer(), load_default=list)
 
 
 class PositionMixin(BaseSchema):
-    latitude = fields.Float(load_default=None, allow_none=True, allow_nan=False,
-                            validate=validate.Range(-90, 90, error=N_("Invalid latitude.")))
-    longitude = fields.Float(load_default=None, allow_none=True, allow_nan=False,
-                             validate=validate.Range(-180, 180, error=N_("Invalid longitude.")))
-    accuracy_m = fields.Float(load_default=None, allow_none=True, allow_nan=False,
-                              validate=validate.Range(0, 100000, error=N_("Invalid accuracy.")))
+    latitude = fields.Float(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(-90, 90, error=N_("Invalid latitude.")),
+    )
+    longitude = fields.Float(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(-180, 180, error=N_("Invalid longitude.")),
+    )
+    accuracy_m = fields.Float(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(0, 100000, error=N_("Invalid accuracy.")),
+    )
     position_note = fields.String(load_default="", validate=one_of(("", *POSITION_NOTES)))
     note = fields.String(load_default="", validate=length(max=1000))
 
     @validates_schema
     def _both_or_none(self, data: dict[str, Any], **kwargs: Any) -> None:
         if (data.get("latitude") is None) != (data.get("longitude") is None):
-            raise ValidationError(N_("Give both latitude and longitude, or neither."),
-                                  "latitude")
+            raise ValidationError(N_("Give both latitude and longitude, or neither."), "latitude")
 
     @post_load
     def _note_missing_position(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -157,8 +174,9 @@ class ReceiptSchema(PositionMixin):
     lines = fields.List(fields.Nested(ReceiptLineSchema), required=True)
     confirm = fields.Boolean(load_default=True)
     # Containers scanned at the gate; absent (None) when the receiver did not scan.
-    container_codes = fields.List(fields.String(validate=length(max=60)), load_default=None,
-                                  allow_none=True)
+    container_codes = fields.List(
+        fields.String(validate=length(max=60)), load_default=None, allow_none=True
+    )
 
     @pre_load
     def _scanned(self, data: Any, **kwargs: Any) -> Any:
@@ -173,8 +191,11 @@ class ReceiptSchema(PositionMixin):
             line["received_kg"] = to_kg(line["received_qty"], data["unit"])
             if line["received_kg"] is None:
                 errors[index] = {"received_qty": [PRECISION_MESSAGE]}
-            line["rejected_kg"] = (None if line.get("rejected_qty") is None
-                                   else to_kg(line["rejected_qty"], data["unit"]))
+            line["rejected_kg"] = (
+                None
+                if line.get("rejected_qty") is None
+                else to_kg(line["rejected_qty"], data["unit"])
+            )
             if line.get("rejected_qty") is not None and line["rejected_kg"] is None:
                 errors.setdefault(index, {})["rejected_qty"] = [PRECISION_MESSAGE]
         if errors:
@@ -202,8 +223,9 @@ class CorrectionLineSchema(BaseSchema):
     line_id = fields.Integer(required=True)
     waste_name = fields.String(validate=length(1, 200))
     packaging = fields.String(validate=length(1, 100))
-    container_count = fields.Integer(validate=validate.Range(min=0, max=100000,
-                                                            error=N_("Between 0 and 100000.")))
+    container_count = fields.Integer(
+        validate=validate.Range(min=0, max=100000, error=N_("Between 0 and 100000."))
+    )
     declared_kg = Weight()
 
 
@@ -217,9 +239,21 @@ class CorrectionSchema(BaseSchema):
 
 
 class ListArgsSchema(BaseSchema):
-    status = fields.String(load_default=None, validate=one_of(
-        ["draft", "submitted", "in_transit", "delivered", "received", "completed", "cancelled",
-         "rejected"]))
+    status = fields.String(
+        load_default=None,
+        validate=one_of(
+            [
+                "draft",
+                "submitted",
+                "in_transit",
+                "delivered",
+                "received",
+                "completed",
+                "cancelled",
+                "rejected",
+            ]
+        ),
+    )
     date_from = fields.Date(load_default=None)
     date_to = fields.Date(load_default=None)
     counterpart_id = fields.Integer(load_default=None)

@@ -87,12 +87,22 @@ def record_event(
     session.add(event)
     session.flush()
     audit.record(
-        session, now, actor_user_id=actor.id, action=f"manifest.{kind.value}",
-        object_type="manifest", object_id=manifest.id,
-        payload={"event_id": event.id, "number": manifest.number, "note": note,
-                 "latitude": event.latitude, "longitude": event.longitude,
-                 "position_note": event.position_note, "total_kg": total_kg,
-                 **(payload or {})},
+        session,
+        now,
+        actor_user_id=actor.id,
+        action=f"manifest.{kind.value}",
+        object_type="manifest",
+        object_id=manifest.id,
+        payload={
+            "event_id": event.id,
+            "number": manifest.number,
+            "note": note,
+            "latitude": event.latitude,
+            "longitude": event.longitude,
+            "position_note": event.position_note,
+            "total_kg": total_kg,
+            **(payload or {}),
+        },
     )
     return event
 
@@ -124,12 +134,14 @@ def allocate_number(session: Session, producer: Organization, now: datetime) -> 
 # -- drafts ------------------------------------------------------------------------------------
 
 
-def _line_from(session: Session, data: dict[str, Any], line_no: int, on_date: date,
-               errors: Errors) -> ManifestLine:
+def _line_from(
+    session: Session, data: dict[str, Any], line_no: int, on_date: date, errors: Errors
+) -> ManifestLine:
     code = catalog.get_waste_code(session, data["waste_code"], on_date)
     if code is None:
         errors.setdefault("lines", {}).setdefault(line_no - 1, {})["waste_code"] = [
-            _("Not a waste code of the catalogue in force on the planned date.")]
+            _("Not a waste code of the catalogue in force on the planned date.")
+        ]
     hazards = data.get("hazards") or (code.hazards if code else [])
     return ManifestLine(
         line_no=line_no,
@@ -155,8 +167,13 @@ def _header_refs(session: Session, data: dict[str, Any], errors: Errors) -> None
         errors["driver_id"] = [_("Unknown driver.")]
 
 
-def _container_lines(session: Session, producer_id: int, data: dict[str, Any],
-                     manifest_id: int | None, errors: Errors) -> list[dict[str, Any]]:
+def _container_lines(
+    session: Session,
+    producer_id: int,
+    data: dict[str, Any],
+    manifest_id: int | None,
+    errors: Errors,
+) -> list[dict[str, Any]]:
     """Lines built from the chosen containers (counts and net weights per waste code)."""
     from hazwaste.ledger import services as ledger
     from hazwaste.ledger.models import Container, ContainerStatus
@@ -165,19 +182,33 @@ def _container_lines(session: Session, producer_id: int, data: dict[str, Any],
     if not ids:
         return []
     rows = list(session.scalars(select(Container).where(Container.id.in_(ids))))
-    usable = [c for c in rows if c.producer_id == producer_id and (
-        c.status is ContainerStatus.STORED
-        or (manifest_id is not None and c.manifest_id == manifest_id
-            and c.status is ContainerStatus.ASSIGNED))]
+    usable = [
+        c
+        for c in rows
+        if c.producer_id == producer_id
+        and (
+            c.status is ContainerStatus.STORED
+            or (
+                manifest_id is not None
+                and c.manifest_id == manifest_id
+                and c.status is ContainerStatus.ASSIGNED
+            )
+        )
+    ]
     if len(usable) != len(ids):
-        errors["container_ids"] = [_("Some containers are not in your store (already on another "
-                                     "manifest, shipped, or not yours).")]
+        errors["container_ids"] = [
+            _(
+                "Some containers are not in your store (already on another "
+                "manifest, shipped, or not yours)."
+            )
+        ]
         return []
     return ledger.lines_from_containers(usable)
 
 
-def _assign_containers(session: Session, now: datetime, manifest: Manifest,
-                       data: dict[str, Any]) -> int:
+def _assign_containers(
+    session: Session, now: datetime, manifest: Manifest, data: dict[str, Any]
+) -> int:
     from hazwaste.ledger import services as ledger
 
     ledger.release_from_manifest(session, now, manifest.id)
@@ -186,13 +217,16 @@ def _assign_containers(session: Session, now: datetime, manifest: Manifest,
     return len(ids)
 
 
-def _draft_lines(session: Session, org_id: int, data: dict[str, Any], manifest_id: int | None,
-                 errors: Errors) -> list[ManifestLine]:
+def _draft_lines(
+    session: Session, org_id: int, data: dict[str, Any], manifest_id: int | None, errors: Errors
+) -> list[ManifestLine]:
     from_containers = _container_lines(session, org_id, data, manifest_id, errors)
     if not from_containers and not data["lines"] and "container_ids" not in errors:
         errors["lines"] = {"_schema": [_("Add at least one waste line or container.")]}
-    return [_line_from(session, line, i + 1, data["planned_date"], errors)
-            for i, line in enumerate([*from_containers, *data["lines"]])]
+    return [
+        _line_from(session, line, i + 1, data["planned_date"], errors)
+        for i, line in enumerate([*from_containers, *data["lines"]])
+    ]
 
 
 def create_draft(session: Session, now: datetime, user: User, data: dict[str, Any]) -> Manifest:
@@ -202,8 +236,13 @@ def create_draft(session: Session, now: datetime, user: User, data: dict[str, An
     one open manifest only) and lines are built from them, before any typed lines.
     """
     org = user.organization
-    if org is None or not org.is_approved or not org.is_producer or not user.active \
-            or user.role.value not in ("admin", "member"):
+    if (
+        org is None
+        or not org.is_approved
+        or not org.is_producer
+        or not user.active
+        or user.role.value not in ("admin", "member")
+    ):
         raise Forbidden(_("Only staff of an approved producer can create manifests."))
     errors: Errors = {}
     _header_refs(session, data, errors)
@@ -212,31 +251,47 @@ def create_draft(session: Session, now: datetime, user: User, data: dict[str, An
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     manifest = Manifest(
-        status=ManifestStatus.DRAFT, producer_id=org.id, carrier_id=data["carrier_id"],
-        receiver_id=data["receiver_id"], vehicle_id=data.get("vehicle_id"),
-        driver_id=data.get("driver_id"), planned_date=data["planned_date"],
+        status=ManifestStatus.DRAFT,
+        producer_id=org.id,
+        carrier_id=data["carrier_id"],
+        receiver_id=data["receiver_id"],
+        vehicle_id=data.get("vehicle_id"),
+        driver_id=data.get("driver_id"),
+        planned_date=data["planned_date"],
         emergency_measures=data.get("emergency_measures") or "",
         catalog_edition=edition.code if edition else "",
-        created_by_id=user.id, created_at=now, updated_at=now, lines=lines,
+        created_by_id=user.id,
+        created_at=now,
+        updated_at=now,
+        lines=lines,
     )
     session.add(manifest)
     session.flush()
     containers = _assign_containers(session, now, manifest, data)
-    record_event(session, now, manifest, EventKind.CREATED, user,
-                 payload={"lines": len(lines), "containers": containers})
+    record_event(
+        session,
+        now,
+        manifest,
+        EventKind.CREATED,
+        user,
+        payload={"lines": len(lines), "containers": containers},
+    )
     return manifest
 
 
-def update_draft(session: Session, now: datetime, user: User, manifest: Manifest,
-                 data: dict[str, Any]) -> Manifest:
+def update_draft(
+    session: Session, now: datetime, user: User, manifest: Manifest, data: dict[str, Any]
+) -> Manifest:
     """Replace a draft's header, lines and containers. Only drafts change this way (409)."""
     from hazwaste.errors import Conflict
 
     if not access.acts_for_producer(user, manifest):
         raise Forbidden()
     if manifest.status is not ManifestStatus.DRAFT:
-        raise Conflict(_("Only drafts can be edited; use a correction after submission."),
-                       status=manifest.status.value)
+        raise Conflict(
+            _("Only drafts can be edited; use a correction after submission."),
+            status=manifest.status.value,
+        )
     errors: Errors = {}
     _header_refs(session, data, errors)
     lines = _draft_lines(session, manifest.producer_id, data, manifest.id, errors)
@@ -254,8 +309,14 @@ def update_draft(session: Session, now: datetime, user: User, manifest: Manifest
     manifest.updated_at = now
     session.flush()
     containers = _assign_containers(session, now, manifest, data)
-    record_event(session, now, manifest, EventKind.EDITED, user,
-                 payload={"lines": len(lines), "containers": containers})
+    record_event(
+        session,
+        now,
+        manifest,
+        EventKind.EDITED,
+        user,
+        payload={"lines": len(lines), "containers": containers},
+    )
     return manifest
 
 
@@ -283,8 +344,9 @@ def validate_for_submit(session: Session, manifest: Manifest, today: date) -> Er
     if not (carrier.is_approved and carrier.is_carrier):
         errors["carrier_id"] = [_("Choose an approved carrier.")]
     elif not permits.carrier_permit_valid(session, carrier.id, when):
-        errors["carrier_id"] = [_("The carrier has no transport permit valid on %(d)s.",
-                                  d=when.isoformat())]
+        errors["carrier_id"] = [
+            _("The carrier has no transport permit valid on %(d)s.", d=when.isoformat())
+        ]
     vehicle = manifest.vehicle
     if vehicle is None:
         errors["vehicle_id"] = [_("Choose the vehicle.")]
@@ -296,8 +358,9 @@ def validate_for_submit(session: Session, manifest: Manifest, today: date) -> Er
     elif driver.organization_id != carrier.id or not driver.active or not driver.user.active:
         errors["driver_id"] = [_("This driver does not drive for the carrier.")]
     elif driver.qualification_valid_to < when:
-        errors["driver_id"] = [_("The driver's qualification certificate expires before %(d)s.",
-                                 d=when.isoformat())]
+        errors["driver_id"] = [
+            _("The driver's qualification certificate expires before %(d)s.", d=when.isoformat())
+        ]
     if not manifest.emergency_measures.strip():
         errors["emergency_measures"] = [_("Describe the emergency measures.")]
     if not manifest.lines:
@@ -307,20 +370,32 @@ def validate_for_submit(session: Session, manifest: Manifest, today: date) -> Er
         if line.declared_kg <= 0:
             line_errors["declared_qty"] = [_("Must be greater than zero.")]
         if catalog.get_waste_code(session, line.waste_code, when) is None:
-            line_errors["waste_code"] = [_("Not a waste code of the catalogue in force on the "
-                                           "planned date.")]
+            line_errors["waste_code"] = [
+                _("Not a waste code of the catalogue in force on the planned date.")
+            ]
         elif "receiver_id" not in errors and not permits.licence_covers(
-                session, receiver.id, line.waste_code, when):
-            line_errors["waste_code"] = [_("The receiver's licence does not cover %(code)s on "
-                                           "%(d)s.", code=line.waste_code, d=when.isoformat())]
+            session, receiver.id, line.waste_code, when
+        ):
+            line_errors["waste_code"] = [
+                _(
+                    "The receiver's licence does not cover %(code)s on %(d)s.",
+                    code=line.waste_code,
+                    d=when.isoformat(),
+                )
+            ]
         if line_errors:
             errors.setdefault("lines", {})[index] = line_errors
     if vehicle is not None and "vehicle_id" not in errors:
         total = manifest.declared_total_kg
         if total > vehicle.max_load_kg:
-            errors["vehicle_id"] = [_("The declared total %(total)s kg exceeds the vehicle's "
-                                      "maximum load of %(max)s kg.",
-                                      total=_plain(total), max=_plain(vehicle.max_load_kg))]
+            errors["vehicle_id"] = [
+                _(
+                    "The declared total %(total)s kg exceeds the vehicle's "
+                    "maximum load of %(max)s kg.",
+                    total=_plain(total),
+                    max=_plain(vehicle.max_load_kg),
+                )
+            ]
     return errors
 
 
@@ -328,7 +403,7 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-# -- queries -----------------------------------------------------------------------------------------
+# -- queries ---------------------------------------------------------------------------------
 
 
 def get_visible(session: Session, user: User, key: str | int) -> Manifest:
@@ -368,11 +443,19 @@ def list_query(user: User, filters: ManifestFilters) -> Select[tuple[Manifest]]:
         stmt = stmt.where(Manifest.planned_date <= filters.date_to)
     if filters.counterpart_id:
         cid = filters.counterpart_id
-        stmt = stmt.where(or_(Manifest.producer_id == cid, Manifest.carrier_id == cid,
-                              Manifest.receiver_id == cid))
+        stmt = stmt.where(
+            or_(
+                Manifest.producer_id == cid, Manifest.carrier_id == cid, Manifest.receiver_id == cid
+            )
+        )
     if filters.waste_code:
-        stmt = stmt.where(Manifest.id.in_(
-            select(ManifestLine.manifest_id).where(ManifestLine.waste_code == filters.waste_code)))
+        stmt = stmt.where(
+            Manifest.id.in_(
+                select(ManifestLine.manifest_id).where(
+                    ManifestLine.waste_code == filters.waste_code
+                )
+            )
+        )
     if filters.q:
         stmt = stmt.where(Manifest.number.startswith(filters.q.strip()))
     return stmt.order_by(Manifest.created_at.desc(), Manifest.id.desc())
@@ -380,18 +463,35 @@ def list_query(user: User, filters: ManifestFilters) -> Select[tuple[Manifest]]:
 
 def counterparts(session: Session, user: User) -> list[Organization]:
     """Organizations appearing with the user's organization on visible manifests."""
-    ids = select(func.distinct(Manifest.producer_id)).where(access.visible_filter(user)).union(
-        select(Manifest.carrier_id).where(access.visible_filter(user)),
-        select(Manifest.receiver_id).where(access.visible_filter(user)))
-    return list(session.scalars(select(Organization).where(Organization.id.in_(ids))
-                                .where(Organization.id != user.organization_id)
-                                .order_by(Organization.name)))
+    ids = (
+        select(func.distinct(Manifest.producer_id))
+        .where(access.visible_filter(user))
+        .union(
+            select(Manifest.carrier_id).where(access.visible_filter(user)),
+            select(Manifest.receiver_id).where(access.visible_filter(user)),
+        )
+    )
+    return list(
+        session.scalars(
+            select(Organization)
+            .where(Organization.id.in_(ids))
+            .where(Organization.id != user.organization_id)
+            .order_by(Organization.name)
+        )
+    )
 
 
 def party_choices(session: Session, role: str) -> list[Organization]:
     """Approved organizations holding ``role`` (carrier or receiver), by name."""
-    flag = {"carrier": Organization.is_carrier, "receiver": Organization.is_receiver,
-            "producer": Organization.is_producer}[role]
-    return list(session.scalars(select(Organization).where(
-        flag.is_(True), Organization.status == OrgStatus.APPROVED).order_by(Organization.name)))
-
+    flag = {
+        "carrier": Organization.is_carrier,
+        "receiver": Organization.is_receiver,
+        "producer": Organization.is_producer,
+    }[role]
+    return list(
+        session.scalars(
+            select(Organization)
+            .where(flag.is_(True), Organization.status == OrgStatus.APPROVED)
+            .order_by(Organization.name)
+        )
+    )

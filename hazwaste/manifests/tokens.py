@@ -26,8 +26,12 @@ def read_token(token: str) -> tuple[int, str] | None:
         value = _serializer().loads(token)
     except BadSignature:
         return None
-    if (not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], int)
-            or not isinstance(value[1], str)):
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], int)
+        or not isinstance(value[1], str)
+    ):
         return None
     return value[0], value[1]
 

@@ -40,8 +40,13 @@ SPARE_LINES = 2
 
 def _can_create(user: Any) -> bool:
     org = user.organization
-    return bool(org and org.is_approved and org.is_producer and user.active
-                and user.role.value in ("admin", "member"))
+    return bool(
+        org
+        and org.is_approved
+        and org.is_producer
+        and user.active
+        and user.role.value in ("admin", "member")
+    )
 
 
 @bp.get("/")
@@ -54,20 +59,35 @@ def index() -> Any:
         args = ListArgsSchema().load({})
         errors = field_errors(exc)
     filters = services.ManifestFilters(
-        status=args["status"], date_from=args["date_from"], date_to=args["date_to"],
-        counterpart_id=args["counterpart_id"], waste_code=args["waste_code"], q=args["q"])
+        status=args["status"],
+        date_from=args["date_from"],
+        date_to=args["date_to"],
+        counterpart_id=args["counterpart_id"],
+        waste_code=args["waste_code"],
+        q=args["q"],
+    )
     per_page = args["per_page"] or current_app.config["PAGE_SIZE"]
-    page = paginate(db.session, services.list_query(current_user, filters), args["page"],
-                    per_page, args={k: v for k, v in request.args.items() if k != "page"})
+    page = paginate(
+        db.session,
+        services.list_query(current_user, filters),
+        args["page"],
+        per_page,
+        args={k: v for k, v in request.args.items() if k != "page"},
+    )
     return render_template(
-        "manifests/list.html", page=page, args=request.args, errors=errors,
+        "manifests/list.html",
+        page=page,
+        args=request.args,
+        errors=errors,
         counterparts=services.counterparts(db.session, current_user),
-        statuses=[s.value for s in ManifestStatus], can_create=_can_create(current_user),
+        statuses=[s.value for s in ManifestStatus],
+        can_create=_can_create(current_user),
     ), (422 if errors else 200)
 
 
-def _form_context(values: dict[str, Any], errors: dict[str, Any],
-                  manifest: Manifest | None = None) -> dict[str, Any]:
+def _form_context(
+    values: dict[str, Any], errors: dict[str, Any], manifest: Manifest | None = None
+) -> dict[str, Any]:
     carriers = services.party_choices(db.session, "carrier")
     vehicles = {c.id: permits.org_vehicles(db.session, c.id, active_only=True) for c in carriers}
     drivers = {c.id: permits.org_drivers(db.session, c.id, active_only=True) for c in carriers}
@@ -80,10 +100,17 @@ def _form_context(values: dict[str, Any], errors: dict[str, Any],
     if manifest is not None:
         in_store = ledger.manifest_containers(db.session, manifest.id) + in_store
     return {
-        "values": values, "errors": errors, "manifest": manifest, "lines": lines,
-        "receivers": services.party_choices(db.session, "receiver"), "carriers": carriers,
-        "vehicles": vehicles, "drivers": drivers, "forms": [f.value for f in PhysicalForm],
-        "hazard_codes": HAZARD_CODES, "containers": in_store,
+        "values": values,
+        "errors": errors,
+        "manifest": manifest,
+        "lines": lines,
+        "receivers": services.party_choices(db.session, "receiver"),
+        "carriers": carriers,
+        "vehicles": vehicles,
+        "drivers": drivers,
+        "forms": [f.value for f in PhysicalForm],
+        "hazard_codes": HAZARD_CODES,
+        "containers": in_store,
         "chosen_containers": {str(c) for c in values.get("container_ids") or []},
     }
 
@@ -97,18 +124,31 @@ def _values_of(manifest: Manifest) -> dict[str, Any]:
     container_codes = {c.waste_code for c in containers}
     return {
         "container_ids": [c.id for c in containers],
-        "carrier_id": manifest.carrier_id, "receiver_id": manifest.receiver_id,
-        "vehicle_id": manifest.vehicle_id or "", "driver_id": manifest.driver_id or "",
+        "carrier_id": manifest.carrier_id,
+        "receiver_id": manifest.receiver_id,
+        "vehicle_id": manifest.vehicle_id or "",
+        "driver_id": manifest.driver_id or "",
         "planned_date": manifest.planned_date.isoformat(),
         "emergency_measures": manifest.emergency_measures,
-        "lines": [{
-            "waste_code": ln.waste_code, "waste_name": ln.waste_name,
-            "physical_form": ln.physical_form.value, "hazards": ln.hazard_list,
-            "packaging": ln.packaging, "container_count": ln.container_count,
-            "declared_qty": format((ln.declared_kg / 1000 if ln.declared_unit == "t"
-                                    else ln.declared_kg).normalize(), "f"),
-            "declared_unit": ln.declared_unit} for ln in manifest.lines
-            if ln.waste_code not in container_codes],
+        "lines": [
+            {
+                "waste_code": ln.waste_code,
+                "waste_name": ln.waste_name,
+                "physical_form": ln.physical_form.value,
+                "hazards": ln.hazard_list,
+                "packaging": ln.packaging,
+                "container_count": ln.container_count,
+                "declared_qty": format(
+                    (
+                        ln.declared_kg / 1000 if ln.declared_unit == "t" else ln.declared_kg
+                    ).normalize(),
+                    "f",
+                ),
+                "declared_unit": ln.declared_unit,
+            }
+            for ln in manifest.lines
+            if ln.waste_code not in container_codes
+        ],
     }
 
 
@@ -129,12 +169,14 @@ def _save(manifest: Manifest | None) -> Any:
             services.update_draft(db.session, now, current_user, manifest, data)
     except ValidationError as exc:
         db.session.rollback()
-        return render_template("manifests/form.html",
-                               **_form_context(values, field_errors(exc), manifest)), 422
+        return render_template(
+            "manifests/form.html", **_form_context(values, field_errors(exc), manifest)
+        ), 422
     except Invalid as exc:
         db.session.rollback()
-        return render_template("manifests/form.html",
-                               **_form_context(values, exc.fields, manifest)), 422
+        return render_template(
+            "manifests/form.html", **_form_context(values, exc.fields, manifest)
+        ), 422
     db.session.commit()
     if request.form.get("action") != "submit":
         flash(_("Draft saved."))
@@ -143,13 +185,23 @@ def _save(manifest: Manifest | None) -> Any:
         lifecycle.submit(db.session, utcnow(), manifest, current_user)
     except Invalid as exc:
         db.session.rollback()
-        flash(_("The draft is saved, but it cannot be submitted yet: please correct the "
-                "fields marked below."), "error")
-        return render_template("manifests/form.html",
-                               **_form_context(values, exc.fields, manifest)), 422
+        flash(
+            _(
+                "The draft is saved, but it cannot be submitted yet: please correct the "
+                "fields marked below."
+            ),
+            "error",
+        )
+        return render_template(
+            "manifests/form.html", **_form_context(values, exc.fields, manifest)
+        ), 422
     db.session.commit()
-    flash(_("Manifest %(number)s issued. Print it or send the QR code to the carrier.",
-            number=manifest.number))
+    flash(
+        _(
+            "Manifest %(number)s issued. Print it or send the QR code to the carrier.",
+            number=manifest.number,
+        )
+    )
     return redirect(url_for("manifests.detail", manifest_id=manifest.id))
 
 
@@ -161,8 +213,7 @@ def new() -> Any:
     if request.method == "POST":
         return _save(None)
     tomorrow = (services.local_date(utcnow()) + timedelta(days=1)).isoformat()
-    return render_template("manifests/form.html",
-                           **_form_context({"planned_date": tomorrow}, {}))
+    return render_template("manifests/form.html", **_form_context({"planned_date": tomorrow}, {}))
 
 
 @bp.route("/<int:manifest_id>/edit", methods=["GET", "POST"])
@@ -171,13 +222,16 @@ def edit(manifest_id: int) -> Any:
     manifest = services.get_visible(db.session, current_user, manifest_id)
     if not lifecycle.can_edit(manifest, current_user):
         if manifest.status is not ManifestStatus.DRAFT:
-            raise Conflict(_("Only drafts can be edited; use a correction after submission."),
-                           status=manifest.status.value)
+            raise Conflict(
+                _("Only drafts can be edited; use a correction after submission."),
+                status=manifest.status.value,
+            )
         raise Forbidden()
     if request.method == "POST":
         return _save(manifest)
-    return render_template("manifests/form.html", **_form_context(_values_of(manifest), {},
-                                                                  manifest))
+    return render_template(
+        "manifests/form.html", **_form_context(_values_of(manifest), {}, manifest)
+    )
 
 
 @bp.get("/<int:manifest_id>")
@@ -185,10 +239,13 @@ def edit(manifest_id: int) -> Any:
 def detail(manifest_id: int) -> str:
     manifest = services.get_visible(db.session, current_user, manifest_id)
     return render_template(
-        "manifests/detail.html", manifest=manifest,
+        "manifests/detail.html",
+        manifest=manifest,
         actions=lifecycle.available_actions(manifest, current_user),
         token=make_token(manifest.id, manifest.number) if manifest.number else None,
-        is_party=current_user.organization_id in manifest.party_ids, errors={}, values={},
+        is_party=current_user.organization_id in manifest.party_ids,
+        errors={},
+        values={},
     )
 
 
@@ -200,10 +257,13 @@ def submit(manifest_id: int) -> Any:
         lifecycle.submit(db.session, utcnow(), manifest, current_user)
     except Invalid as exc:
         db.session.rollback()
-        flash(_("The manifest cannot be submitted yet: please correct the fields marked "
-                "below."), "error")
-        return render_template("manifests/form.html",
-                               **_form_context(_values_of(manifest), exc.fields, manifest)), 422
+        flash(
+            _("The manifest cannot be submitted yet: please correct the fields marked below."),
+            "error",
+        )
+        return render_template(
+            "manifests/form.html", **_form_context(_values_of(manifest), exc.fields, manifest)
+        ), 422
     db.session.commit()
     flash(_("Manifest %(number)s issued.", number=manifest.number))
     return redirect(url_for("manifests.detail", manifest_id=manifest.id))
@@ -220,10 +280,14 @@ def cancel(manifest_id: int) -> Any:
         db.session.rollback()
         errors = field_errors(exc) if isinstance(exc, ValidationError) else exc.fields
         return render_template(
-            "manifests/detail.html", manifest=manifest,
+            "manifests/detail.html",
+            manifest=manifest,
             actions=lifecycle.available_actions(manifest, current_user),
             token=make_token(manifest.id, manifest.number) if manifest.number else None,
-            is_party=True, errors=errors, values=request.form), 422
+            is_party=True,
+            errors=errors,
+            values=request.form,
+        ), 422
     db.session.commit()
     flash(_("Manifest cancelled."))
     return redirect(url_for("manifests.detail", manifest_id=manifest.id))
@@ -235,20 +299,32 @@ def correct(manifest_id: int) -> Any:
     manifest = services.get_visible(db.session, current_user, manifest_id)
     if not lifecycle.can_correct(manifest, current_user):
         if access.acts_for_producer(current_user, manifest):
-            raise Conflict(_("This manifest can no longer be corrected."),
-                           status=manifest.status.value)
+            raise Conflict(
+                _("This manifest can no longer be corrected."), status=manifest.status.value
+            )
         raise Forbidden()
     carrier_vehicles = permits.org_vehicles(db.session, manifest.carrier_id, active_only=True)
     carrier_drivers = permits.org_drivers(db.session, manifest.carrier_id, active_only=True)
     context = {"manifest": manifest, "vehicles": carrier_vehicles, "drivers": carrier_drivers}
     if request.method == "GET":
-        return render_template("manifests/correct.html", errors={}, values={
-            **_values_of(manifest), "lines": [{"line_id": ln.id, "waste_name": ln.waste_name,
-                                               "packaging": ln.packaging,
-                                               "container_count": ln.container_count,
-                                               "declared_kg": format(ln.declared_kg.normalize(),
-                                                                     "f")}
-                                              for ln in manifest.lines]}, **context)
+        return render_template(
+            "manifests/correct.html",
+            errors={},
+            values={
+                **_values_of(manifest),
+                "lines": [
+                    {
+                        "line_id": ln.id,
+                        "waste_name": ln.waste_name,
+                        "packaging": ln.packaging,
+                        "container_count": ln.container_count,
+                        "declared_kg": format(ln.declared_kg.normalize(), "f"),
+                    }
+                    for ln in manifest.lines
+                ],
+            },
+            **context,
+        )
     raw = nested_form(request.form)
     try:
         data = CorrectionSchema().load(raw)
@@ -259,8 +335,9 @@ def correct(manifest_id: int) -> Any:
         manifest = services.get_visible(db.session, current_user, manifest_id)
         context["manifest"] = manifest
         message = exc.message if isinstance(exc, Invalid) else ""
-        return render_template("manifests/correct.html", errors=errors, values=raw,
-                               message=message, **context), 422
+        return render_template(
+            "manifests/correct.html", errors=errors, values=raw, message=message, **context
+        ), 422
     db.session.commit()
     flash(_("Correction recorded; every party sees it in the timeline."))
     return redirect(url_for("manifests.detail", manifest_id=manifest.id))
@@ -269,6 +346,8 @@ def correct(manifest_id: int) -> Any:
 @bp.app_template_global()
 def manifest_overdue(manifest: Manifest) -> bool:
     """True when the receipt is late (shown in lists and on the detail page)."""
-    return (manifest.status is ManifestStatus.DELIVERED and manifest.receipt_due_date is not None
-            and manifest.receipt_due_date < services.local_date(utcnow()))
-
+    return (
+        manifest.status is ManifestStatus.DELIVERED
+        and manifest.receipt_due_date is not None
+        and manifest.receipt_due_date < services.local_date(utcnow())
+    )

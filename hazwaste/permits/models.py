@@ -61,9 +61,7 @@ class LicenceScope(Base):
 
     __tablename__ = "licence_scopes"
     __table_args__ = (
-        CheckConstraint(
-            "(category IS NULL) <> (waste_code IS NULL)", name="category_xor_code"
-        ),
+        CheckConstraint("(category IS NULL) <> (waste_code IS NULL)", name="category_xor_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,7 +8,9 @@ from marshmallow import fields, pre_load, validate
 
 from hazwaste.schemas import N_, BaseSchema, Weight, length
 
-WASTE_CODE = validate.Regexp(r"^\d{3}-\d{3}-\d{2}$", error=N_("A waste code looks like 900-041-49."))
+WASTE_CODE = validate.Regexp(
+    r"^\d{3}-\d{3}-\d{2}$", error=N_("A waste code looks like 900-041-49.")
+)
 CATEGORY = validate.Regexp(r"^HW\d{2}$", error=N_("A category looks like HW08."))
 
 

@@ -70,8 +70,9 @@ def covering_licences(
     return list(session.scalars(stmt))
 
 
-def licence_covers(session: Session, receiver: Organization | int, waste_code: str,
-                   on_date: date) -> bool:
+def licence_covers(
+    session: Session, receiver: Organization | int, waste_code: str, on_date: date
+) -> bool:
     """True if the receiver holds a licence valid on ``on_date`` covering ``waste_code``.
 
     Coverage is by the exact code or by its HW category (the last two digits of the code).
@@ -81,20 +82,30 @@ def licence_covers(session: Session, receiver: Organization | int, waste_code: s
     return bool(covering_licences(session, receiver_id, waste_code, on_date))
 
 
-def licence_allows_method(session: Session, receiver_id: int, waste_code: str, on_date: date,
-                          method_code: str) -> bool:
+def licence_allows_method(
+    session: Session, receiver_id: int, waste_code: str, on_date: date, method_code: str
+) -> bool:
     """True if a licence covering the code on that date also lists the method."""
-    return any(method_code in lic.method_codes
-               for lic in covering_licences(session, receiver_id, waste_code, on_date))
+    return any(
+        method_code in lic.method_codes
+        for lic in covering_licences(session, receiver_id, waste_code, on_date)
+    )
 
 
 def carrier_permit_valid(session: Session, carrier_id: int, on_date: date) -> bool:
-    return session.scalar(select(exists().where(
-        CarrierPermit.organization_id == carrier_id,
-        CarrierPermit.revoked_at.is_(None),
-        CarrierPermit.valid_from <= on_date,
-        CarrierPermit.valid_to >= on_date,
-    ))) or False
+    return (
+        session.scalar(
+            select(
+                exists().where(
+                    CarrierPermit.organization_id == carrier_id,
+                    CarrierPermit.revoked_at.is_(None),
+                    CarrierPermit.valid_from <= on_date,
+                    CarrierPermit.valid_to >= on_date,
+                )
+            )
+        )
+        or False
+    )
 
 
 # -- management -------------------------------------------------------------------------------
@@ -114,20 +125,24 @@ def _check_dates(valid_from: date, valid_to: date, errors: dict[str, list[str]])
         errors.setdefault("valid_to", []).append(_("The end date is before the start date."))
 
 
-def _scope_items(session: Session, categories: list[str], codes: list[str],
-                 errors: dict[str, list[str]]) -> list[LicenceScope]:
+def _scope_items(
+    session: Session, categories: list[str], codes: list[str], errors: dict[str, list[str]]
+) -> list[LicenceScope]:
     known_categories = set(session.scalars(select(WasteCategory.code)))
     known_codes = set(session.scalars(select(WasteCode.code)))
     bad_categories = [c for c in categories if c not in known_categories]
     bad_codes = [c for c in codes if c not in known_codes]
     if bad_categories:
-        errors["scope_categories"] = [_("Unknown categories: %(list)s", list=", ".join(bad_categories))]
+        errors["scope_categories"] = [
+            _("Unknown categories: %(list)s", list=", ".join(bad_categories))
+        ]
     if bad_codes:
         errors["scope_codes"] = [_("Unknown waste codes: %(list)s", list=", ".join(bad_codes))]
     if not categories and not codes:
         errors["scope_codes"] = [_("Give at least one waste code or category.")]
-    return ([LicenceScope(category=c) for c in dict.fromkeys(categories)]
-            + [LicenceScope(waste_code=c) for c in dict.fromkeys(codes)])
+    return [LicenceScope(category=c) for c in dict.fromkeys(categories)] + [
+        LicenceScope(waste_code=c) for c in dict.fromkeys(codes)
+    ]
 
 
 def create_licence(session: Session, now: datetime, actor: User, data: dict[str, Any]) -> Licence:
@@ -147,20 +162,35 @@ def create_licence(session: Session, now: datetime, actor: User, data: dict[str,
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     licence = Licence(
-        organization_id=org.id, number=data["number"], valid_from=data["valid_from"],
-        valid_to=data["valid_to"], annual_capacity_kg=data["annual_capacity_kg"],
-        note=data.get("note") or "", created_at=now, scopes=scopes,
+        organization_id=org.id,
+        number=data["number"],
+        valid_from=data["valid_from"],
+        valid_to=data["valid_to"],
+        annual_capacity_kg=data["annual_capacity_kg"],
+        note=data.get("note") or "",
+        created_at=now,
+        scopes=scopes,
         methods=[LicenceMethod(method_code=m) for m in dict.fromkeys(data["methods"])],
     )
     session.add(licence)
     session.flush()
-    audit.record(session, now, actor_user_id=actor.id, action="licence.created",
-                 object_type="licence", object_id=licence.id,
-                 payload={"number": licence.number, "valid_from": licence.valid_from,
-                          "valid_to": licence.valid_to,
-                          "annual_capacity_kg": licence.annual_capacity_kg,
-                          "scope_categories": licence.scope_categories,
-                          "scope_codes": licence.scope_codes, "methods": data["methods"]})
+    audit.record(
+        session,
+        now,
+        actor_user_id=actor.id,
+        action="licence.created",
+        object_type="licence",
+        object_id=licence.id,
+        payload={
+            "number": licence.number,
+            "valid_from": licence.valid_from,
+            "valid_to": licence.valid_to,
+            "annual_capacity_kg": licence.annual_capacity_kg,
+            "scope_categories": licence.scope_categories,
+            "scope_codes": licence.scope_codes,
+            "methods": data["methods"],
+        },
+    )
     return licence
 
 
@@ -171,13 +201,21 @@ def revoke_licence(session: Session, now: datetime, actor: User, licence_id: int
         raise NotFound()
     if licence.revoked_at is None:
         licence.revoked_at = now
-        audit.record(session, now, actor_user_id=actor.id, action="licence.revoked",
-                     object_type="licence", object_id=licence.id, payload={})
+        audit.record(
+            session,
+            now,
+            actor_user_id=actor.id,
+            action="licence.revoked",
+            object_type="licence",
+            object_id=licence.id,
+            payload={},
+        )
     return licence
 
 
-def create_carrier_permit(session: Session, now: datetime, actor: User,
-                          data: dict[str, Any]) -> CarrierPermit:
+def create_carrier_permit(
+    session: Session, now: datetime, actor: User, data: dict[str, Any]
+) -> CarrierPermit:
     org = _own_org(actor, "carrier")
     errors: dict[str, list[str]] = {}
     if session.scalar(select(CarrierPermit.id).where(CarrierPermit.number == data["number"])):
@@ -185,15 +223,28 @@ def create_carrier_permit(session: Session, now: datetime, actor: User,
     _check_dates(data["valid_from"], data["valid_to"], errors)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
-    permit = CarrierPermit(organization_id=org.id, number=data["number"],
-                           valid_from=data["valid_from"], valid_to=data["valid_to"],
-                           created_at=now)
+    permit = CarrierPermit(
+        organization_id=org.id,
+        number=data["number"],
+        valid_from=data["valid_from"],
+        valid_to=data["valid_to"],
+        created_at=now,
+    )
     session.add(permit)
     session.flush()
-    audit.record(session, now, actor_user_id=actor.id, action="carrier_permit.created",
-                 object_type="carrier_permit", object_id=permit.id,
-                 payload={"number": permit.number, "valid_from": permit.valid_from,
-                          "valid_to": permit.valid_to})
+    audit.record(
+        session,
+        now,
+        actor_user_id=actor.id,
+        action="carrier_permit.created",
+        object_type="carrier_permit",
+        object_id=permit.id,
+        payload={
+            "number": permit.number,
+            "valid_from": permit.valid_from,
+            "valid_to": permit.valid_to,
+        },
+    )
     return permit
 
 
@@ -207,27 +258,44 @@ def create_vehicle(session: Session, now: datetime, actor: User, data: dict[str,
         errors["plate"] = [_("A vehicle with this plate is already registered.")]
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
-    vehicle = Vehicle(organization_id=org.id, plate=plate,
-                      vehicle_type=data.get("vehicle_type") or "",
-                      max_load_kg=data["max_load_kg"], created_at=now)
+    vehicle = Vehicle(
+        organization_id=org.id,
+        plate=plate,
+        vehicle_type=data.get("vehicle_type") or "",
+        max_load_kg=data["max_load_kg"],
+        created_at=now,
+    )
     session.add(vehicle)
     session.flush()
-    audit.record(session, now, actor_user_id=actor.id, action="vehicle.created",
-                 object_type="vehicle", object_id=vehicle.id,
-                 payload={"plate": plate, "max_load_kg": vehicle.max_load_kg})
+    audit.record(
+        session,
+        now,
+        actor_user_id=actor.id,
+        action="vehicle.created",
+        object_type="vehicle",
+        object_id=vehicle.id,
+        payload={"plate": plate, "max_load_kg": vehicle.max_load_kg},
+    )
     return vehicle
 
 
-def set_vehicle_active(session: Session, now: datetime, actor: User, vehicle_id: int,
-                       active: bool) -> Vehicle:
+def set_vehicle_active(
+    session: Session, now: datetime, actor: User, vehicle_id: int, active: bool
+) -> Vehicle:
     org = _own_org(actor, "carrier")
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None or vehicle.organization_id != org.id:
         raise NotFound()
     vehicle.active = active
-    audit.record(session, now, actor_user_id=actor.id,
-                 action="vehicle.activated" if active else "vehicle.deactivated",
-                 object_type="vehicle", object_id=vehicle.id, payload={})
+    audit.record(
+        session,
+        now,
+        actor_user_id=actor.id,
+        action="vehicle.activated" if active else "vehicle.deactivated",
+        object_type="vehicle",
+        object_id=vehicle.id,
+        payload={},
+    )
     return vehicle
 
 
@@ -242,16 +310,28 @@ def register_driver(session: Session, now: datetime, actor: User, data: dict[str
         errors["user_id"] = [_("This driver's papers are already recorded.")]
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
-    driver = Driver(user_id=data["user_id"], organization_id=org.id,
-                    licence_number=data["licence_number"],
-                    qualification_number=data["qualification_number"],
-                    qualification_valid_to=data["qualification_valid_to"], created_at=now)
+    driver = Driver(
+        user_id=data["user_id"],
+        organization_id=org.id,
+        licence_number=data["licence_number"],
+        qualification_number=data["qualification_number"],
+        qualification_valid_to=data["qualification_valid_to"],
+        created_at=now,
+    )
     session.add(driver)
     session.flush()
-    audit.record(session, now, actor_user_id=actor.id, action="driver.registered",
-                 object_type="driver", object_id=driver.id,
-                 payload={"user_id": driver.user_id,
-                          "qualification_valid_to": driver.qualification_valid_to})
+    audit.record(
+        session,
+        now,
+        actor_user_id=actor.id,
+        action="driver.registered",
+        object_type="driver",
+        object_id=driver.id,
+        payload={
+            "user_id": driver.user_id,
+            "qualification_valid_to": driver.qualification_valid_to,
+        },
+    )
     return driver
 
 

@@ -46,8 +46,9 @@ def licence_state(licence: Licence, today: date) -> str:
     return "expiring" if licence.valid_to - today <= warn else "valid"
 
 
-def _post(schema: Schema, create: Any, template: str, context: dict[str, Any],
-          endpoint: str) -> Any:
+def _post(
+    schema: Schema, create: Any, template: str, context: dict[str, Any], endpoint: str
+) -> Any:
     """Parse the form, call the service, commit; on errors re-render with 422, keep input."""
     if current_user.role is not UserRole.ADMIN:
         raise Forbidden(_("Only your organization's administrators can manage permits."))
@@ -69,19 +70,29 @@ def _post(schema: Schema, create: Any, template: str, context: dict[str, Any],
 def _licence_context() -> dict[str, Any]:
     org_id = current_user.organization_id
     today = date.today()
-    licences = db.session.scalars(select(Licence).where(Licence.organization_id == org_id)
-                                  .order_by(Licence.valid_to.desc())).all()
-    return {"licences": licences, "today": today, "state": licence_state,
-            "methods": catalog.methods(db.session),
-            "categories": catalog.categories(db.session, today)}
+    licences = db.session.scalars(
+        select(Licence).where(Licence.organization_id == org_id).order_by(Licence.valid_to.desc())
+    ).all()
+    return {
+        "licences": licences,
+        "today": today,
+        "state": licence_state,
+        "methods": catalog.methods(db.session),
+        "categories": catalog.categories(db.session, today),
+    }
 
 
 @bp.route("/licences", methods=["GET", "POST"])
 @enterprise_required("receiver")
 def licences() -> Any:
     if request.method == "POST":
-        return _post(LicenceSchema(), services.create_licence, "permits/licences.html",
-                     _licence_context(), "permits.licences")
+        return _post(
+            LicenceSchema(),
+            services.create_licence,
+            "permits/licences.html",
+            _licence_context(),
+            "permits.licences",
+        )
     return render_template("permits/licences.html", values={}, errors={}, **_licence_context())
 
 
@@ -95,9 +106,11 @@ def revoke(licence_id: int) -> Any:
 
 
 def _permit_context() -> dict[str, Any]:
-    permits = db.session.scalars(select(CarrierPermit).where(
-        CarrierPermit.organization_id == current_user.organization_id)
-        .order_by(CarrierPermit.valid_to.desc())).all()
+    permits = db.session.scalars(
+        select(CarrierPermit)
+        .where(CarrierPermit.organization_id == current_user.organization_id)
+        .order_by(CarrierPermit.valid_to.desc())
+    ).all()
     return {"permits": permits, "today": date.today()}
 
 
@@ -105,11 +118,16 @@ def _permit_context() -> dict[str, Any]:
 @enterprise_required("carrier")
 def carrier_permits() -> Any:
     if request.method == "POST":
-        return _post(CarrierPermitSchema(), services.create_carrier_permit,
-                     "permits/carrier_permits.html", _permit_context(),
-                     "permits.carrier_permits")
-    return render_template("permits/carrier_permits.html", values={}, errors={},
-                           **_permit_context())
+        return _post(
+            CarrierPermitSchema(),
+            services.create_carrier_permit,
+            "permits/carrier_permits.html",
+            _permit_context(),
+            "permits.carrier_permits",
+        )
+    return render_template(
+        "permits/carrier_permits.html", values={}, errors={}, **_permit_context()
+    )
 
 
 def _vehicle_context() -> dict[str, Any]:
@@ -120,16 +138,22 @@ def _vehicle_context() -> dict[str, Any]:
 @enterprise_required("carrier")
 def vehicles() -> Any:
     if request.method == "POST":
-        return _post(VehicleSchema(), services.create_vehicle, "permits/vehicles.html",
-                     _vehicle_context(), "permits.vehicles")
+        return _post(
+            VehicleSchema(),
+            services.create_vehicle,
+            "permits/vehicles.html",
+            _vehicle_context(),
+            "permits.vehicles",
+        )
     return render_template("permits/vehicles.html", values={}, errors={}, **_vehicle_context())
 
 
 @bp.post("/vehicles/<int:vehicle_id>/active")
 @enterprise_required("carrier", user_roles=(UserRole.ADMIN,))
 def vehicle_active(vehicle_id: int) -> Any:
-    services.set_vehicle_active(db.session, utcnow(), current_user, vehicle_id,
-                                request.form.get("active") == "1")
+    services.set_vehicle_active(
+        db.session, utcnow(), current_user, vehicle_id, request.form.get("active") == "1"
+    )
     db.session.commit()
     return redirect(url_for("permits.vehicles"))
 
@@ -138,9 +162,15 @@ def _driver_context() -> dict[str, Any]:
     org_id = current_user.organization_id
     drivers = services.org_drivers(db.session, org_id)
     with_papers = {d.user_id for d in drivers}
-    candidates = [u for u in db.session.scalars(select(User).where(
-        User.organization_id == org_id, User.role == UserRole.DRIVER).order_by(User.name))
-        if u.id not in with_papers]
+    candidates = [
+        u
+        for u in db.session.scalars(
+            select(User)
+            .where(User.organization_id == org_id, User.role == UserRole.DRIVER)
+            .order_by(User.name)
+        )
+        if u.id not in with_papers
+    ]
     return {"drivers": drivers, "candidates": candidates, "today": date.today()}
 
 
@@ -148,8 +178,13 @@ def _driver_context() -> dict[str, Any]:
 @enterprise_required("carrier")
 def drivers() -> Any:
     if request.method == "POST":
-        return _post(DriverSchema(), services.register_driver, "permits/drivers.html",
-                     _driver_context(), "permits.drivers")
+        return _post(
+            DriverSchema(),
+            services.register_driver,
+            "permits/drivers.html",
+            _driver_context(),
+            "permits.drivers",
+        )
     return render_template("permits/drivers.html", values={}, errors={}, **_driver_context())
 
 
@@ -157,9 +192,11 @@ def drivers() -> Any:
 @login_required
 def check() -> Any:
     """Does a receiver's licence cover a waste code on a date? (for producers and regulators)"""
-    receivers = db.session.scalars(select(Organization).where(
-        Organization.is_receiver.is_(True), Organization.status == OrgStatus.APPROVED)
-        .order_by(Organization.name)).all()
+    receivers = db.session.scalars(
+        select(Organization)
+        .where(Organization.is_receiver.is_(True), Organization.status == OrgStatus.APPROVED)
+        .order_by(Organization.name)
+    ).all()
     result = None
     args = request.args
     errors: dict[str, list[str]] = {}
@@ -172,8 +209,10 @@ def check() -> Any:
         else:
             if db.session.get(Organization, receiver_id) is None:
                 raise NotFound()
-            found = services.covering_licences(db.session, receiver_id,
-                                               args["waste_code"].strip(), on)
+            found = services.covering_licences(
+                db.session, receiver_id, args["waste_code"].strip(), on
+            )
             result = {"covered": bool(found), "licences": found, "on": on}
-    return render_template("permits/check.html", receivers=receivers, args=args,
-                           result=result, errors=errors), (422 if errors else 200)
+    return render_template(
+        "permits/check.html", receivers=receivers, args=args, result=result, errors=errors
+    ), (422 if errors else 200)

@@ -16,22 +16,40 @@ from hazwaste.reconciliation.schemas import FlagFilterSchema, FlagOutSchema
 
 @bp.get("/flags")
 @token_required
-@document("/api/v1/flags", "get", "Reconciliation flags visible to the user",
-          tags=["reconciliation"], query=FlagFilterSchema, response=FlagOutSchema, many=True)
+@document(
+    "/api/v1/flags",
+    "get",
+    "Reconciliation flags visible to the user",
+    tags=["reconciliation"],
+    query=FlagFilterSchema,
+    response=FlagOutSchema,
+    many=True,
+)
 def flags() -> Any:
     args = load_query(FlagFilterSchema())
-    filters = queries.FlagFilters(**{k: args[k] for k in (
-        "rule", "severity", "status", "region", "period", "organization_id")})
-    per_page = min(args["per_page"] or current_app.config["PAGE_SIZE"],
-                   current_app.config["PAGE_SIZE_MAX"])
-    page = paginate(db.session, queries.list_query(current_api_user(), filters), args["page"],
-                    per_page)
+    filters = queries.FlagFilters(
+        **{
+            k: args[k]
+            for k in ("rule", "severity", "status", "region", "period", "organization_id")
+        }
+    )
+    per_page = min(
+        args["per_page"] or current_app.config["PAGE_SIZE"], current_app.config["PAGE_SIZE_MAX"]
+    )
+    page = paginate(
+        db.session, queries.list_query(current_api_user(), filters), args["page"], per_page
+    )
     return ok(FlagOutSchema(many=True).dump(page.items), **page.meta())
 
 
 @bp.get("/flags/<int:flag_id>")
 @token_required
-@document("/api/v1/flags/{flag_id}", "get", "One flag with its evidence",
-          tags=["reconciliation"], response=FlagOutSchema)
+@document(
+    "/api/v1/flags/{flag_id}",
+    "get",
+    "One flag with its evidence",
+    tags=["reconciliation"],
+    response=FlagOutSchema,
+)
 def flag(flag_id: int) -> Any:
     return ok(FlagOutSchema().dump(queries.get_visible(db.session, current_api_user(), flag_id)))

@@ -27,8 +27,13 @@ def _as_of(value: str | None) -> datetime | None:
 
 @click.command("reconcile")
 @click.option("--as-of", "as_of", help="Evaluate as of this time (ISO 8601; default now).")
-@click.option("--rule", "rules", multiple=True, type=click.Choice(sorted(REGISTRY)),
-              help="Run only this rule (repeatable). Default: every rule.")
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    type=click.Choice(sorted(REGISTRY)),
+    help="Run only this rule (repeatable). Default: every rule.",
+)
 @with_appcontext
 def reconcile_command(as_of: str | None, rules: tuple[str, ...]) -> None:
     """Evaluate the rules, upsert flags, resolve cleared ones; print counts per rule."""
@@ -55,7 +60,11 @@ def reconcile_command(as_of: str | None, rules: tuple[str, ...]) -> None:
         raise
     counts = json.loads(record.counts)
     for code, numbers in sorted(counts.items()):
-        click.echo(f"{code:<18} found {numbers['found']:>7}  new {numbers['new']:>7}  "
-                   f"resolved {numbers['resolved']:>7}")
-    click.echo(f"run {run_id} as of {record.as_of.isoformat()} finished in "
-               f"{(record.finished_at - record.started_at).total_seconds():.2f} s")
+        click.echo(
+            f"{code:<18} found {numbers['found']:>7}  new {numbers['new']:>7}  "
+            f"resolved {numbers['resolved']:>7}"
+        )
+    click.echo(
+        f"run {run_id} as of {record.as_of.isoformat()} finished in "
+        f"{(record.finished_at - record.started_at).total_seconds():.2f} s"
+    )

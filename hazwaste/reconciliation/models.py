@@ -50,10 +50,12 @@ class Flag(Base):
     subject_id: Mapped[int]
     period: Mapped[str] = mapped_column(String(60), default="")
     severity: Mapped[Severity] = mapped_column(str_enum(Severity, "flag_severity"))
-    status: Mapped[FlagStatus] = mapped_column(str_enum(FlagStatus, "flag_status"),
-                                               default=FlagStatus.OPEN)
-    case_status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus, "flag_case_status"),
-                                                    default=CaseStatus.NEW)
+    status: Mapped[FlagStatus] = mapped_column(
+        str_enum(FlagStatus, "flag_status"), default=FlagStatus.OPEN
+    )
+    case_status: Mapped[CaseStatus] = mapped_column(
+        str_enum(CaseStatus, "flag_case_status"), default=CaseStatus.NEW
+    )
     quantity_kg: Mapped[Decimal | None]  # the unexplained quantity the severity rests on
     summary: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
@@ -86,7 +88,8 @@ class ReconciliationRun(Base):
     rules: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
-    status: Mapped[RunStatus] = mapped_column(str_enum(RunStatus, "run_status"),
-                                              default=RunStatus.RUNNING)
+    status: Mapped[RunStatus] = mapped_column(
+        str_enum(RunStatus, "run_status"), default=RunStatus.RUNNING
+    )
     counts: Mapped[str] = mapped_column(Text, default="{}")  # per rule: found/new/resolved
     error: Mapped[str] = mapped_column(Text, default="")

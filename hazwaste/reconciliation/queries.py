@@ -23,9 +23,11 @@ def visible_filter(user: User) -> ColumnElement[bool]:
         return or_(Flag.producer_id == org, Flag.carrier_id == org, Flag.receiver_id == org)
     if user.regulator_body is not None:
         inside = select(Organization.id).where(
-            Organization.region_code.startswith(user.regulator_body.jurisdiction_prefix))
-        return or_(Flag.producer_id.in_(inside), Flag.carrier_id.in_(inside),
-                   Flag.receiver_id.in_(inside))
+            Organization.region_code.startswith(user.regulator_body.jurisdiction_prefix)
+        )
+        return or_(
+            Flag.producer_id.in_(inside), Flag.carrier_id.in_(inside), Flag.receiver_id.in_(inside)
+        )
     return false()
 
 
@@ -51,21 +53,24 @@ def list_query(user: User, filters: FlagFilters) -> Select[tuple[Flag]]:
         stmt = stmt.where(Flag.period.startswith(filters.period))
     if filters.organization_id:
         oid = filters.organization_id
-        stmt = stmt.where(or_(Flag.producer_id == oid, Flag.carrier_id == oid,
-                              Flag.receiver_id == oid))
+        stmt = stmt.where(
+            or_(Flag.producer_id == oid, Flag.carrier_id == oid, Flag.receiver_id == oid)
+        )
     if filters.region:
-        inside = select(Organization.id).where(Organization.region_code.startswith(
-            filters.region))
-        stmt = stmt.where(or_(Flag.producer_id.in_(inside), Flag.carrier_id.in_(inside),
-                              Flag.receiver_id.in_(inside)))
-    return stmt.order_by(Flag.status, severity_rank(), Flag.last_seen_at.desc(),
-                         Flag.id.desc())
+        inside = select(Organization.id).where(Organization.region_code.startswith(filters.region))
+        stmt = stmt.where(
+            or_(
+                Flag.producer_id.in_(inside),
+                Flag.carrier_id.in_(inside),
+                Flag.receiver_id.in_(inside),
+            )
+        )
+    return stmt.order_by(Flag.status, severity_rank(), Flag.last_seen_at.desc(), Flag.id.desc())
 
 
 def severity_rank() -> Any:
     """Most severe first (the stored values do not sort that way alphabetically)."""
-    return case({s.value: i for i, s in enumerate(reversed(list(Severity)))},
-                value=Flag.severity)
+    return case({s.value: i for i, s in enumerate(reversed(list(Severity)))}, value=Flag.severity)
 
 
 def get_visible(session: Session, user: User, flag_id: int) -> Flag:

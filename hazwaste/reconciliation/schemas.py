@@ -15,8 +15,10 @@ class FlagFilterSchema(BaseSchema):
     rule = fields.String(load_default=None, validate=one_of(sorted(REGISTRY)))
     severity = fields.String(load_default=None, validate=one_of([s.value for s in Severity]))
     status = fields.String(load_default=None, validate=one_of([s.value for s in FlagStatus]))
-    region = fields.String(load_default=None, validate=validate.Regexp(
-        r"^\d{2,6}$", error=N_("A region code prefix has 2 to 6 digits.")))
+    region = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^\d{2,6}$", error=N_("A region code prefix has 2 to 6 digits.")),
+    )
     period = fields.String(load_default=None, validate=length(max=60))
     organization_id = fields.Integer(load_default=None)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))

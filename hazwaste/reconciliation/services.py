@@ -39,9 +39,14 @@ class RunRefused(Exception):
 def _sqlite_guard(session: Session, now: datetime) -> None:
     if session.get_bind().dialect.name == "postgresql":
         return
-    running = session.scalar(select(func.count()).select_from(ReconciliationRun).where(
-        ReconciliationRun.status == RunStatus.RUNNING,
-        ReconciliationRun.started_at > now - STALE_RUN))
+    running = session.scalar(
+        select(func.count())
+        .select_from(ReconciliationRun)
+        .where(
+            ReconciliationRun.status == RunStatus.RUNNING,
+            ReconciliationRun.started_at > now - STALE_RUN,
+        )
+    )
     if running:
         raise RunRefused("another reconciliation run is recorded as running")
 
@@ -49,14 +54,16 @@ def _sqlite_guard(session: Session, now: datetime) -> None:
 def _advisory_lock(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
-    got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                          {"k": ADVISORY_LOCK_KEY}).scalar_one()
+    got = session.execute(
+        text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
+    ).scalar_one()
     if not got:
         raise RunRefused("another reconciliation run holds the lock")
 
 
-def _upsert(session: Session, rule: Rule, findings: Iterable[Finding], run: ReconciliationRun,
-            now: datetime) -> int:
+def _upsert(
+    session: Session, rule: Rule, findings: Iterable[Finding], run: ReconciliationRun, now: datetime
+) -> int:
     builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     count = 0
     batch: list[dict[str, Any]] = []
@@ -86,16 +93,27 @@ def _upsert(session: Session, rule: Rule, findings: Iterable[Finding], run: Reco
         batch.clear()
 
     for finding in findings:
-        batch.append({
-            "rule": rule.code, "subject_type": finding.subject_type,
-            "subject_id": finding.subject_id, "period": finding.period,
-            "severity": finding.severity.value, "status": FlagStatus.OPEN.value,
-            "case_status": "new", "quantity_kg": finding.quantity_kg,
-            "summary": finding.summary, "evidence": canonical_json(finding.evidence),
-            "producer_id": finding.producer_id, "carrier_id": finding.carrier_id,
-            "receiver_id": finding.receiver_id, "manifest_id": finding.manifest_id,
-            "first_seen_at": now, "last_seen_at": now, "last_run_id": run.id,
-        })
+        batch.append(
+            {
+                "rule": rule.code,
+                "subject_type": finding.subject_type,
+                "subject_id": finding.subject_id,
+                "period": finding.period,
+                "severity": finding.severity.value,
+                "status": FlagStatus.OPEN.value,
+                "case_status": "new",
+                "quantity_kg": finding.quantity_kg,
+                "summary": finding.summary,
+                "evidence": canonical_json(finding.evidence),
+                "producer_id": finding.producer_id,
+                "carrier_id": finding.carrier_id,
+                "receiver_id": finding.receiver_id,
+                "manifest_id": finding.manifest_id,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "last_run_id": run.id,
+            }
+        )
         count += 1
         if len(batch) >= UPSERT_CHUNK:
             flush()
@@ -103,13 +121,19 @@ def _upsert(session: Session, rule: Rule, findings: Iterable[Finding], run: Reco
     return count
 
 
-def _resolve_cleared(session: Session, rule: Rule, run: ReconciliationRun, now: datetime,
-                     manifest_id: int | None) -> int:
-    stmt = (update(Flag)
-            .where(Flag.rule == rule.code, Flag.status == FlagStatus.OPEN,
-                   (Flag.last_run_id.is_(None)) | (Flag.last_run_id != run.id))
-            .values(status=FlagStatus.RESOLVED, resolved_at=now, last_run_id=run.id)
-            .execution_options(synchronize_session=False))
+def _resolve_cleared(
+    session: Session, rule: Rule, run: ReconciliationRun, now: datetime, manifest_id: int | None
+) -> int:
+    stmt = (
+        update(Flag)
+        .where(
+            Flag.rule == rule.code,
+            Flag.status == FlagStatus.OPEN,
+            (Flag.last_run_id.is_(None)) | (Flag.last_run_id != run.id),
+        )
+        .values(status=FlagStatus.RESOLVED, resolved_at=now, last_run_id=run.id)
+        .execution_options(synchronize_session=False)
+    )
     if manifest_id is not None:
         stmt = stmt.where(Flag.manifest_id == manifest_id)
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
@@ -126,24 +150,36 @@ def _rules(rules: list[str] | None, manifest_id: int | None) -> list[Rule]:
     return instances
 
 
-def start(session: Session, now: datetime, as_of: datetime | None = None,
-          rules: list[str] | None = None, manifest_id: int | None = None) -> ReconciliationRun:
+def start(
+    session: Session,
+    now: datetime,
+    as_of: datetime | None = None,
+    rules: list[str] | None = None,
+    manifest_id: int | None = None,
+) -> ReconciliationRun:
     """Record a run as *running*. Commit it before :func:`execute` so that, on SQLite, a
     second concurrent run sees it and is refused (``RunRefused``); ``KeyError`` for an
     unknown rule code."""
     instances = _rules(rules, manifest_id)
     _sqlite_guard(session, now)
     record = ReconciliationRun(
-        as_of=as_of or now, started_at=now, status=RunStatus.RUNNING,
+        as_of=as_of or now,
+        started_at=now,
+        status=RunStatus.RUNNING,
         scope="full" if manifest_id is None else f"manifest:{manifest_id}",
-        rules=",".join(r.code for r in instances))
+        rules=",".join(r.code for r in instances),
+    )
     session.add(record)
     session.flush()
     return record
 
 
-def execute(session: Session, record: ReconciliationRun, now: datetime,
-            settings: dict[str, Any] | None = None) -> ReconciliationRun:
+def execute(
+    session: Session,
+    record: ReconciliationRun,
+    now: datetime,
+    settings: dict[str, Any] | None = None,
+) -> ReconciliationRun:
     """Evaluate the run's rules, upsert flags, resolve cleared ones, store counts.
 
     On PostgreSQL it first takes the advisory lock (``RunRefused`` if another run holds it).
@@ -152,17 +188,23 @@ def execute(session: Session, record: ReconciliationRun, now: datetime,
     from flask import current_app
 
     _advisory_lock(session)
-    manifest_id = (int(record.scope.split(":", 1)[1]) if record.scope.startswith("manifest:")
-                   else None)
+    manifest_id = (
+        int(record.scope.split(":", 1)[1]) if record.scope.startswith("manifest:") else None
+    )
     instances = [REGISTRY[code]() for code in record.rules.split(",") if code]
-    ctx = Context(as_of=record.as_of,
-                  settings=settings or current_app.config["RECONCILIATION"],
-                  manifest_id=manifest_id)
+    ctx = Context(
+        as_of=record.as_of,
+        settings=settings or current_app.config["RECONCILIATION"],
+        manifest_id=manifest_id,
+    )
     counts: dict[str, dict[str, int]] = {}
     for rule in instances:
         found = _upsert(session, rule, rule.findings(session, ctx), record, now)
-        new = session.scalar(select(func.count()).select_from(Flag).where(
-            Flag.rule == rule.code, Flag.last_run_id == record.id, Flag.first_seen_at == now))
+        new = session.scalar(
+            select(func.count())
+            .select_from(Flag)
+            .where(Flag.rule == rule.code, Flag.last_run_id == record.id, Flag.first_seen_at == now)
+        )
         resolved = _resolve_cleared(session, rule, record, now, manifest_id)
         counts[rule.code] = {"found": found, "new": int(new or 0), "resolved": resolved}
     record.counts = json.dumps(counts, sort_keys=True)
@@ -180,9 +222,14 @@ def fail(session: Session, record_id: int, error: str) -> None:
         record.error = error[:2000]
 
 
-def run(session: Session, now: datetime, as_of: datetime | None = None,
-        rules: list[str] | None = None, manifest_id: int | None = None,
-        settings: dict[str, Any] | None = None) -> ReconciliationRun:
+def run(
+    session: Session,
+    now: datetime,
+    as_of: datetime | None = None,
+    rules: list[str] | None = None,
+    manifest_id: int | None = None,
+    settings: dict[str, Any] | None = None,
+) -> ReconciliationRun:
     """:func:`start` and :func:`execute` in one transaction (tests, incremental runs)."""
     record = start(session, now, as_of, rules, manifest_id)
     return execute(session, record, now, settings)

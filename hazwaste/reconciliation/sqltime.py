@@ -42,9 +42,9 @@ def distance_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     """Great-circle distance (haversine, Earth radius 6371 km) between two SQL points."""
     dlat = func.radians(lat2 - lat1) / 2
     dlon = func.radians(lon2 - lon1) / 2
-    a = (func.sin(dlat) * func.sin(dlat)
-         + func.cos(func.radians(lat1)) * func.cos(func.radians(lat2))
-         * func.sin(dlon) * func.sin(dlon))
+    a = func.sin(dlat) * func.sin(dlat) + func.cos(func.radians(lat1)) * func.cos(
+        func.radians(lat2)
+    ) * func.sin(dlon) * func.sin(dlon)
     return 2 * 6371.0 * func.asin(func.sqrt(a))
 
 

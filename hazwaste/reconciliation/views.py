@@ -29,22 +29,40 @@ def index() -> Any:
     except ValidationError as exc:
         errors = field_errors(exc)
         args = FlagFilterSchema().load({})
-    filters = queries.FlagFilters(**{k: args[k] for k in (
-        "rule", "severity", "status", "region", "period", "organization_id")})
+    filters = queries.FlagFilters(
+        **{
+            k: args[k]
+            for k in ("rule", "severity", "status", "region", "period", "organization_id")
+        }
+    )
     if "status" not in request.args:
         filters.status = FlagStatus.OPEN.value
-    page = paginate(db.session, queries.list_query(current_user, filters), args["page"],
-                    args["per_page"] or current_app.config["PAGE_SIZE"],
-                    args={k: v for k, v in request.args.items() if k != "page"})
-    return render_template("flags/list.html", page=page, args=request.args, errors=errors,
-                           rules=sorted(REGISTRY), severities=[s.value for s in Severity],
-                           statuses=[s.value for s in FlagStatus],
-                           status=filters.status or ""), (422 if errors else 200)
+    page = paginate(
+        db.session,
+        queries.list_query(current_user, filters),
+        args["page"],
+        args["per_page"] or current_app.config["PAGE_SIZE"],
+        args={k: v for k, v in request.args.items() if k != "page"},
+    )
+    return render_template(
+        "flags/list.html",
+        page=page,
+        args=request.args,
+        errors=errors,
+        rules=sorted(REGISTRY),
+        severities=[s.value for s in Severity],
+        statuses=[s.value for s in FlagStatus],
+        status=filters.status or "",
+    ), (422 if errors else 200)
 
 
 @bp.get("/<int:flag_id>")
 @login_required
 def detail(flag_id: int) -> str:
     flag = queries.get_visible(db.session, current_user, flag_id)
-    return render_template("flags/detail.html", flag=flag, evidence=queries.evidence(flag),
-                           rule=REGISTRY.get(flag.rule))
+    return render_template(
+        "flags/detail.html",
+        flag=flag,
+        evidence=queries.evidence(flag),
+        rule=REGISTRY.get(flag.rule),
+    )

@@ -20,8 +20,11 @@ ATTENTION_LIMIT = 10
 
 def _overview(user: Any) -> dict[str, Any]:
     visible = access.visible_filter(user)
-    counts = dict(db.session.execute(
-        select(Manifest.status, func.count()).where(visible).group_by(Manifest.status)).all())
+    counts = dict(
+        db.session.execute(
+            select(Manifest.status, func.count()).where(visible).group_by(Manifest.status)
+        ).all()
+    )
     waiting: list[Any] = []
     org_id = user.organization_id
     if user.organization is not None and user.org_approved:
@@ -29,23 +32,32 @@ def _overview(user: Any) -> dict[str, Any]:
         # producers finish drafts.
         conditions = []
         if user.organization.is_carrier:
-            conditions.append((Manifest.carrier_id == org_id)
-                              & Manifest.status.in_([ManifestStatus.SUBMITTED,
-                                                     ManifestStatus.IN_TRANSIT]))
+            conditions.append(
+                (Manifest.carrier_id == org_id)
+                & Manifest.status.in_([ManifestStatus.SUBMITTED, ManifestStatus.IN_TRANSIT])
+            )
         if user.organization.is_receiver and user.role.value != "driver":
-            conditions.append((Manifest.receiver_id == org_id)
-                              & Manifest.status.in_([ManifestStatus.IN_TRANSIT,
-                                                     ManifestStatus.DELIVERED,
-                                                     ManifestStatus.RECEIVED]))
+            conditions.append(
+                (Manifest.receiver_id == org_id)
+                & Manifest.status.in_(
+                    [ManifestStatus.IN_TRANSIT, ManifestStatus.DELIVERED, ManifestStatus.RECEIVED]
+                )
+            )
         if user.organization.is_producer and user.role.value != "driver":
-            conditions.append((Manifest.producer_id == org_id)
-                              & (Manifest.status == ManifestStatus.DRAFT))
+            conditions.append(
+                (Manifest.producer_id == org_id) & (Manifest.status == ManifestStatus.DRAFT)
+            )
         if conditions:
             from sqlalchemy import or_
 
-            waiting = list(db.session.scalars(
-                select(Manifest).where(visible, or_(*conditions))
-                .order_by(Manifest.planned_date).limit(ATTENTION_LIMIT)))
+            waiting = list(
+                db.session.scalars(
+                    select(Manifest)
+                    .where(visible, or_(*conditions))
+                    .order_by(Manifest.planned_date)
+                    .limit(ATTENTION_LIMIT)
+                )
+            )
     return {"counts": {s.value: counts.get(s, 0) for s in ManifestStatus}, "waiting": waiting}
 
 

@@ -46,8 +46,9 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}"
     port = _free_port()
-    app = create_app(test_config(url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-                                 WTF_CSRF_ENABLED=True))
+    app = create_app(
+        test_config(url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", WTF_CSRF_ENABLED=True)
+    )
     with app.app_context():
         upgrade()
         load_reference_data(db.session)
@@ -76,8 +77,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=shutil.which("chromium"), headless=True,
-                                      args=CHROMIUM_ARGS)
+        instance = pw.chromium.launch(
+            executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield instance
         finally:

@@ -26,8 +26,7 @@ def _login(page: Any, base: str, email: str, next_path: str = "/") -> None:
     page.wait_for_load_state("networkidle")
 
 
-def test_producer_fills_and_submits_manifest(browser: Any, live_server: str, tmp_path: Any
-                                             ) -> None:
+def test_producer_fills_and_submits_manifest(browser: Any, live_server: str, tmp_path: Any) -> None:
     context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en"})
     page = context.new_page()
     _login(page, live_server, "producer@demo.test")
@@ -61,8 +60,9 @@ def test_producer_fills_and_submits_manifest(browser: Any, live_server: str, tmp
     context.close()
 
 
-def test_driver_and_receiver_complete_the_manifest(browser: Any, live_server: str,
-                                                   live_app: Any, tmp_path: Any) -> None:
+def test_driver_and_receiver_complete_the_manifest(
+    browser: Any, live_server: str, live_app: Any, tmp_path: Any
+) -> None:
     """Continues the producer's manifest: the driver scans it on a phone (GPS granted),
     confirms arrival, the receiver weighs and confirms the receipt, then records disposal."""
     from hazwaste.extensions import db
@@ -70,17 +70,24 @@ def test_driver_and_receiver_complete_the_manifest(browser: Any, live_server: st
     from hazwaste.manifests.tokens import make_token
 
     with live_app.app_context():
-        manifest = db.session.query(Manifest).filter(Manifest.number.is_not(None)).order_by(
-            Manifest.id.desc()).first()
+        manifest = (
+            db.session.query(Manifest)
+            .filter(Manifest.number.is_not(None))
+            .order_by(Manifest.id.desc())
+            .first()
+        )
         assert manifest is not None, "run after the producer's story"
         with live_app.test_request_context():
             path = f"/m/{make_token(manifest.id, manifest.number)}"
         number = manifest.number
 
-    phone = browser.new_context(**PHONE, locale="en-US",
-                                extra_http_headers={"Accept-Language": "en"},
-                                geolocation={"latitude": 39.3482, "longitude": 106.9591},
-                                permissions=["geolocation"])
+    phone = browser.new_context(
+        **PHONE,
+        locale="en-US",
+        extra_http_headers={"Accept-Language": "en"},
+        geolocation={"latitude": 39.3482, "longitude": 106.9591},
+        permissions=["geolocation"],
+    )
     page = phone.new_page()
     page.goto(f"{live_server}{path}")
     assert number in (page.text_content("h1") or "")

@@ -56,10 +56,15 @@ def _world(url: str) -> tuple[Any, int, int, list[int]]:
 
 
 def _post(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"}
-                                                 if token else {})})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -74,10 +79,16 @@ def _race(url: str) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        tokens = [_post(f"{base}/auth/token", {"email": e, "password": "demo-pass-2026"})[1]
-                  ["data"]["token"] for e in ("driver@demo.test", "driver2@demo.test")]
-        body = {"vehicle_id": vehicle,
-                "lines": [{"line_id": i, "loaded_qty": "100"} for i in line_ids]}
+        tokens = [
+            _post(f"{base}/auth/token", {"email": e, "password": "demo-pass-2026"})[1]["data"][
+                "token"
+            ]
+            for e in ("driver@demo.test", "driver2@demo.test")
+        ]
+        body = {
+            "vehicle_id": vehicle,
+            "lines": [{"line_id": i, "loaded_qty": "100"} for i in line_ids],
+        }
         barrier = threading.Barrier(2)
         results: list[tuple[int, Any]] = []
 
@@ -97,8 +108,11 @@ def _race(url: str) -> None:
         with app.app_context():
             from hazwaste.manifests.models import ManifestEvent
 
-            picked = db.session.scalar(select(func.count()).select_from(ManifestEvent).where(
-                ManifestEvent.manifest_id == manifest_id, ManifestEvent.kind == "picked_up"))
+            picked = db.session.scalar(
+                select(func.count())
+                .select_from(ManifestEvent)
+                .where(ManifestEvent.manifest_id == manifest_id, ManifestEvent.kind == "picked_up")
+            )
             assert picked == 1
     finally:
         server.shutdown()

@@ -17,11 +17,12 @@ from tests.manifest_factories import make_draft, make_submitted, pickup_data
 
 
 def decode_qr(image: Image.Image) -> list[str]:
-    return [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
+    return [
+        r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
 
 
-def test_pdf_qr_decodes_to_the_scan_url_that_opens_the_manifest(app, client, session, now,
-                                                                demo):
+def test_pdf_qr_decodes_to_the_scan_url_that_opens_the_manifest(app, client, session, now, demo):
     m = make_submitted(session, now, demo)
     session.commit()
     login(client, "producer@demo.test")
@@ -45,8 +46,13 @@ def test_pdf_text_layer_has_the_chinese_fields_and_an_embedded_font(client, sess
     data = client.get(f"/manifests/{m.id}/manifest.pdf").data
     reader = PdfReader(io.BytesIO(data))
     text = "".join(page.extract_text() for page in reader.pages)
-    for expected in ("危险废物转移联单", m.number, "鄂尔多斯市恒源煤化工有限公司", "900-249-08",
-                     "突发环境事件防范措施"):
+    for expected in (
+        "危险废物转移联单",
+        m.number,
+        "鄂尔多斯市恒源煤化工有限公司",
+        "900-249-08",
+        "突发环境事件防范措施",
+    ):
         assert expected in text, expected
     # Every font that can carry Chinese glyphs (Type0/CID or TrueType) must be embedded;
     # reportlab's unembedded STSong-Light CID font would render blank without system fonts.
@@ -58,7 +64,8 @@ def test_pdf_text_layer_has_the_chinese_fields_and_an_embedded_font(client, sess
                 continue  # base-14 Type1 (Latin only), declared by reportlab by default
             descendants = font.get("/DescendantFonts")
             descriptor = (descendants[0].get_object() if descendants else font).get(
-                "/FontDescriptor")
+                "/FontDescriptor"
+            )
             cjk_fonts.append(descriptor is not None and "/FontFile2" in descriptor.get_object())
     assert cjk_fonts and all(cjk_fonts)
 
@@ -67,17 +74,23 @@ def test_signature_blocks_fill_in_after_pickup(client, session, now, demo):
     m = make_submitted(session, now, demo)
     session.commit()
     login(client, "producer@demo.test")
-    before = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
-        client.get(f"/manifests/{m.id}/manifest.pdf").data)).pages)
+    before = "".join(
+        p.extract_text()
+        for p in PdfReader(io.BytesIO(client.get(f"/manifests/{m.id}/manifest.pdf").data)).pages
+    )
     # Only the producer has signed (electronically) before pickup.
     assert before.count("电子签名") == 1
-    lifecycle.pickup(session, now, m, demo.users["driver"],
-                     pickup_data(m, demo.extra["vehicles"][0].id))
+    lifecycle.pickup(
+        session, now, m, demo.users["driver"], pickup_data(m, demo.extra["vehicles"][0].id)
+    )
     session.commit()
-    after = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
-        client.get(f"/manifests/{m.id}/manifest.pdf").data)).pages)
-    assert after.count("电子签名") == 2 and "李建国（鄂尔多斯市安驰危险货物运输有限公司）" in after.replace(
-        "\n", "")
+    after = "".join(
+        p.extract_text()
+        for p in PdfReader(io.BytesIO(client.get(f"/manifests/{m.id}/manifest.pdf").data)).pages
+    )
+    assert after.count(
+        "电子签名"
+    ) == 2 and "李建国（鄂尔多斯市安驰危险货物运输有限公司）" in after.replace("\n", "")
 
 
 def test_qr_png_decodes_and_access_is_checked(app, client, session, now, demo):

@@ -13,8 +13,13 @@ def overdue_flag(session, now, demo):
     manifest = make_submitted(session, now, demo)
     from hazwaste.manifests import lifecycle
 
-    lifecycle.pickup(session, now, manifest, demo.users["driver"],
-                     pickup_data(manifest, demo.extra["vehicles"][0].id))
+    lifecycle.pickup(
+        session,
+        now,
+        manifest,
+        demo.users["driver"],
+        pickup_data(manifest, demo.extra["vehicles"][0].id),
+    )
     recon.run(session, now + timedelta(hours=60), rules=["TRANSIT_OVERDUE"])
     session.commit()
     from hazwaste.reconciliation.models import Flag
@@ -24,10 +29,15 @@ def overdue_flag(session, now, demo):
 
 def test_flag_pages_by_party(client, session, now, demo):
     flag = overdue_flag(session, now, demo)
-    for email, status in (("producer@demo.test", 200), ("carrier@demo.test", 200),
-                          ("receiver@demo.test", 200), ("regulator@demo.test", 200),
-                          ("regulator-otog@demo.test", 200), ("producer2@demo.test", 404),
-                          ("receiver2@demo.test", 404)):
+    for email, status in (
+        ("producer@demo.test", 200),
+        ("carrier@demo.test", 200),
+        ("receiver@demo.test", 200),
+        ("regulator@demo.test", 200),
+        ("regulator-otog@demo.test", 200),
+        ("producer2@demo.test", 404),
+        ("receiver2@demo.test", 404),
+    ):
         login(client, email)
         assert client.get(f"/flags/{flag.id}", headers=EN).status_code == status, email
         listing = client.get("/flags/", headers=EN).get_data(as_text=True)
@@ -39,8 +49,9 @@ def test_flag_pages_by_party(client, session, now, demo):
 def test_flags_api_filters_and_visibility(client, session, now, demo):
     flag = overdue_flag(session, now, demo)
     headers = api_token(client, "regulator@demo.test")
-    body = client.get("/api/v1/flags?rule=TRANSIT_OVERDUE&severity=high", headers=headers
-                      ).get_json()
+    body = client.get(
+        "/api/v1/flags?rule=TRANSIT_OVERDUE&severity=high", headers=headers
+    ).get_json()
     assert [f["id"] for f in body["data"]] == [flag.id]
     assert body["meta"]["total"] == 1
     assert body["data"][0]["evidence"]["number"] == flag.evidence.split('"number":"')[1][:14]

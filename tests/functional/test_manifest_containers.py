@@ -13,16 +13,26 @@ from tests.manifest_factories import draft_data, pickup_data, receipt_data
 
 
 def drums(session, now, demo, n=3, code="900-249-08", kg="180.5"):
-    row = {"waste_code": code, "waste_name": "废矿物油", "physical_form": "liquid",
-           "hazards": ["T", "I"], "packaging_type": "drum", "net_weight_kg": Decimal(kg),
-           "generation_date": date(2026, 11, 2), "source_process": "检修"}
-    return ledger.register_containers(session, now, demo.users["producer"], [row] * n,
-                                      now.date())
+    row = {
+        "waste_code": code,
+        "waste_name": "废矿物油",
+        "physical_form": "liquid",
+        "hazards": ["T", "I"],
+        "packaging_type": "drum",
+        "net_weight_kg": Decimal(kg),
+        "generation_date": date(2026, 11, 2),
+        "source_process": "检修",
+    }
+    return ledger.register_containers(session, now, demo.users["producer"], [row] * n, now.date())
 
 
 def container_manifest(session, now, demo, containers, lines=None):
-    data = draft_data(demo, (now + timedelta(days=1)).date(),
-                      lines=lines or [], container_ids=[c.id for c in containers])
+    data = draft_data(
+        demo,
+        (now + timedelta(days=1)).date(),
+        lines=lines or [],
+        container_ids=[c.id for c in containers],
+    )
     manifest = services.create_draft(session, now, demo.users["producer"], data)
     return lifecycle.submit(session, now, manifest, demo.users["producer"])
 
@@ -52,13 +62,19 @@ def test_loading_check_blocks_missing_and_foreign_then_passes(session, now, demo
     data = pickup_data(m, demo.extra["vehicles"][0].id)
     driver = demo.users["driver"]
     with pytest.raises(Invalid) as exc:
-        lifecycle.pickup(session, now, m, driver, {**data, "container_codes":
-                                                   [made[0].code, made[1].code, other.code]})
+        lifecycle.pickup(
+            session,
+            now,
+            m,
+            driver,
+            {**data, "container_codes": [made[0].code, made[1].code, other.code]},
+        )
     messages = " ".join(exc.value.fields["container_codes"])
     assert made[2].code in messages and other.code in messages
     assert m.status.value == "submitted"  # the check runs before anything is written
-    lifecycle.pickup(session, now, m, driver,
-                     {**data, "container_codes": [c.code.lower() for c in made]})
+    lifecycle.pickup(
+        session, now, m, driver, {**data, "container_codes": [c.code.lower() for c in made]}
+    )
     session.expire_all()
     assert {c.status for c in made} == {ContainerStatus.SHIPPED}
     shipped = session.query(LedgerEntry).filter(LedgerEntry.kind == LedgerKind.SHIPPED_OUT).all()
@@ -68,15 +84,27 @@ def test_loading_check_blocks_missing_and_foreign_then_passes(session, now, demo
 def test_receiver_scan_records_missing_containers(session, now, demo):
     made = drums(session, now, demo, 3)
     m = container_manifest(session, now, demo, made)
-    lifecycle.pickup(session, now, m, demo.users["driver"],
-                     {**pickup_data(m, demo.extra["vehicles"][0].id),
-                      "container_codes": [c.code for c in made]})
+    lifecycle.pickup(
+        session,
+        now,
+        m,
+        demo.users["driver"],
+        {**pickup_data(m, demo.extra["vehicles"][0].id), "container_codes": [c.code for c in made]},
+    )
     lifecycle.deliver(session, now, m, demo.users["driver"], {})
-    lifecycle.receive(session, now, m, demo.users["receiver"],
-                      {**receipt_data(m), "container_codes": [made[0].code, made[1].code]})
+    lifecycle.receive(
+        session,
+        now,
+        m,
+        demo.users["receiver"],
+        {**receipt_data(m), "container_codes": [made[0].code, made[1].code]},
+    )
     session.expire_all()
-    assert [c.status for c in made] == [ContainerStatus.RECEIVED, ContainerStatus.RECEIVED,
-                                        ContainerStatus.MISSING]
+    assert [c.status for c in made] == [
+        ContainerStatus.RECEIVED,
+        ContainerStatus.RECEIVED,
+        ContainerStatus.MISSING,
+    ]
     assert made[2].code in m.events[-1].payload
 
 

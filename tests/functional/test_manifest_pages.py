@@ -48,8 +48,9 @@ def test_producer_saves_draft_then_submits(client, session, demo):
     assert manifest.lines[0].declared_unit == "t"
     page = client.get(f"/manifests/{manifest.id}/edit", headers=EN).get_data(as_text=True)
     assert 'value="1.8"' in page
-    response = client.post(f"/manifests/{manifest.id}/edit",
-                           data=form_data(demo, action="submit"), headers=EN)
+    response = client.post(
+        f"/manifests/{manifest.id}/edit", data=form_data(demo, action="submit"), headers=EN
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     session.expire_all()
     assert manifest.status is ManifestStatus.SUBMITTED
@@ -59,9 +60,19 @@ def test_producer_saves_draft_then_submits(client, session, demo):
 def test_bad_input_keeps_values_and_saves_nothing(client, session, demo):
     login(client, "producer@demo.test")
     before = count(session)
-    response = client.post("/manifests/new", headers=EN, data=form_data(
-        demo, **{"lines-0-declared_qty": "-3", "lines-0-waste_code": "12-34",
-                 "lines-0-waste_name": "我的废油", "action": "save"}))
+    response = client.post(
+        "/manifests/new",
+        headers=EN,
+        data=form_data(
+            demo,
+            **{
+                "lines-0-declared_qty": "-3",
+                "lines-0-waste_code": "12-34",
+                "lines-0-waste_name": "我的废油",
+                "action": "save",
+            },
+        ),
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Must be greater than zero." in page
@@ -72,9 +83,14 @@ def test_bad_input_keeps_values_and_saves_nothing(client, session, demo):
 
 def test_submit_problems_are_shown_next_to_fields(client, session, demo):
     login(client, "producer@demo.test")
-    response = client.post("/manifests/new", headers=EN, data=form_data(
-        demo, **{"lines-0-waste_code": "841-001-01", "emergency_measures": "",
-                 "action": "submit"}))
+    response = client.post(
+        "/manifests/new",
+        headers=EN,
+        data=form_data(
+            demo,
+            **{"lines-0-waste_code": "841-001-01", "emergency_measures": "", "action": "submit"},
+        ),
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "licence does not cover 841-001-01" in page
@@ -105,10 +121,16 @@ def test_list_filters_and_visibility(client, session, now, demo):
 def test_detail_visible_to_parties_and_regulator_only(client, session, now, demo):
     m = make_submitted(session, now, demo)
     session.commit()
-    for email, status in (("producer@demo.test", 200), ("carrier@demo.test", 200),
-                          ("driver@demo.test", 200), ("receiver@demo.test", 200),
-                          ("regulator@demo.test", 200), ("regulator-otog@demo.test", 200),
-                          ("producer2@demo.test", 404), ("receiver2@demo.test", 404)):
+    for email, status in (
+        ("producer@demo.test", 200),
+        ("carrier@demo.test", 200),
+        ("driver@demo.test", 200),
+        ("receiver@demo.test", 200),
+        ("regulator@demo.test", 200),
+        ("regulator-otog@demo.test", 200),
+        ("producer2@demo.test", 404),
+        ("receiver2@demo.test", 404),
+    ):
         login(client, email)
         assert client.get(f"/manifests/{m.id}").status_code == status, email
         client.post("/logout")
@@ -134,8 +156,11 @@ def test_correction_is_recorded_and_visible(client, session, now, demo):
     m = make_submitted(session, now, demo)
     session.commit()
     login(client, "producer@demo.test")
-    data = {"reason": "桶数录错", "lines-0-line_id": str(m.lines[0].id),
-            "lines-0-container_count": "9"}
+    data = {
+        "reason": "桶数录错",
+        "lines-0-line_id": str(m.lines[0].id),
+        "lines-0-container_count": "9",
+    }
     response = client.post(f"/manifests/{m.id}/correct", data=data)
     assert response.status_code == 302
     client.post("/logout")
@@ -150,22 +175,36 @@ def test_form_builds_lines_from_ticked_containers(client, session, now, demo):
 
     from hazwaste.ledger import services as ledger
 
-    row = {"waste_code": "900-249-08", "waste_name": "废矿物油", "physical_form": "liquid",
-           "hazards": ["T", "I"], "packaging_type": "drum", "net_weight_kg": Decimal("200"),
-           "generation_date": date(2026, 11, 2), "source_process": ""}
-    made = ledger.register_containers(session, now, demo.users["producer"], [row, row],
-                                      now.date())
+    row = {
+        "waste_code": "900-249-08",
+        "waste_name": "废矿物油",
+        "physical_form": "liquid",
+        "hazards": ["T", "I"],
+        "packaging_type": "drum",
+        "net_weight_kg": Decimal("200"),
+        "generation_date": date(2026, 11, 2),
+        "source_process": "",
+    }
+    made = ledger.register_containers(session, now, demo.users["producer"], [row, row], now.date())
     session.commit()
     login(client, "producer@demo.test")
     page = client.get("/manifests/new", headers=EN).get_data(as_text=True)
     assert made[0].code in page
     data = form_data(demo, action="save", container_ids=[str(c.id) for c in made])
-    data.update({"lines-0-waste_code": "", "lines-0-declared_qty": "", "lines-0-packaging": "",
-                 "lines-0-waste_name": "", "lines-0-physical_form": "",
-                 "lines-0-container_count": "", "lines-0-hazards": []})
+    data.update(
+        {
+            "lines-0-waste_code": "",
+            "lines-0-declared_qty": "",
+            "lines-0-packaging": "",
+            "lines-0-waste_name": "",
+            "lines-0-physical_form": "",
+            "lines-0-container_count": "",
+            "lines-0-hazards": [],
+        }
+    )
     response = client.post("/manifests/new", data=data, headers=EN)
     body = response.get_data(as_text=True)
-    assert response.status_code == 302, body[body.find("flash-error"):][:1500]
+    assert response.status_code == 302, body[body.find("flash-error") :][:1500]
     manifest = session.scalars(select(Manifest)).one()
     (line,) = manifest.lines
     assert line.container_count == 2 and line.declared_kg == Decimal("400.000")

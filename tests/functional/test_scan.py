@@ -20,14 +20,24 @@ def scan_path(app, manifest):
 
 
 def events(session, manifest, kind):
-    return session.scalar(select(func.count()).select_from(ManifestEvent).where(
-        ManifestEvent.manifest_id == manifest.id, ManifestEvent.kind == kind))
+    return session.scalar(
+        select(func.count())
+        .select_from(ManifestEvent)
+        .where(ManifestEvent.manifest_id == manifest.id, ManifestEvent.kind == kind)
+    )
 
 
 def pickup_form(m, vehicle_id, key="k1", **extra):
-    data = {"vehicle_id": str(vehicle_id), "unit": "kg", "idempotency_key": key, "note": "",
-            "latitude": "39.3481", "longitude": "106.9592", "accuracy_m": "9",
-            "position_note": ""}
+    data = {
+        "vehicle_id": str(vehicle_id),
+        "unit": "kg",
+        "idempotency_key": key,
+        "note": "",
+        "latitude": "39.3481",
+        "longitude": "106.9592",
+        "accuracy_m": "9",
+        "position_note": "",
+    }
     for i, ln in enumerate(m.lines):
         data[f"lines-{i}-line_id"] = str(ln.id)
         data[f"lines-{i}-loaded_qty"] = str(ln.declared_kg)
@@ -54,8 +64,7 @@ def test_logged_out_visitor_sees_verification_only(app, client, session, now, de
     assert "/login?next=" in page
 
 
-def test_driver_picks_up_with_position_and_retry_is_idempotent(app, client, session, now,
-                                                               demo):
+def test_driver_picks_up_with_position_and_retry_is_idempotent(app, client, session, now, demo):
     m = make_submitted(session, now, demo)
     session.commit()
     login(client, "driver@demo.test")
@@ -74,8 +83,14 @@ def test_pickup_without_position_records_why(app, client, session, now, demo):
     m = make_submitted(session, now, demo)
     session.commit()
     login(client, "driver@demo.test")
-    form = pickup_form(m, demo.extra["vehicles"][0].id, latitude="", longitude="",
-                       accuracy_m="", position_note="denied")
+    form = pickup_form(
+        m,
+        demo.extra["vehicles"][0].id,
+        latitude="",
+        longitude="",
+        accuracy_m="",
+        position_note="denied",
+    )
     assert client.post(f"{scan_path(app, m)}/pickup", data=form).status_code == 302
     session.expire_all()
     assert m.events[-1].latitude is None and m.events[-1].position_note == "denied"
@@ -101,14 +116,16 @@ def test_second_pickup_is_a_clear_conflict(app, client, session, now, demo):
     client.post(f"{path}/pickup", data=pickup_form(m, demo.extra["vehicles"][0].id, "a"))
     client.post("/logout")
     login(client, "driver2@demo.test")
-    response = client.post(f"{path}/pickup", data=pickup_form(m, demo.extra["vehicles"][0].id,
-                                                              "b"), headers=EN)
+    response = client.post(
+        f"{path}/pickup", data=pickup_form(m, demo.extra["vehicles"][0].id, "b"), headers=EN
+    )
     assert response.status_code == 409
     assert "cannot be changed this way" in response.get_data(as_text=True)
 
 
-def test_receiver_first_scan_arrival_then_receipt_with_confirmation(app, client, session, now,
-                                                                    demo):
+def test_receiver_first_scan_arrival_then_receipt_with_confirmation(
+    app, client, session, now, demo
+):
     m = make_submitted(session, now, demo)
     session.commit()
     path = scan_path(app, m)
@@ -116,14 +133,18 @@ def test_receiver_first_scan_arrival_then_receipt_with_confirmation(app, client,
     client.post(f"{path}/pickup", data=pickup_form(m, demo.extra["vehicles"][0].id))
     client.post("/logout")
     login(client, "receiver@demo.test")
-    assert client.post(f"{path}/deliver", data={"position_note": "unsupported"}
-                       ).status_code == 302
+    assert client.post(f"{path}/deliver", data={"position_note": "unsupported"}).status_code == 302
     session.expire_all()
     assert m.status is ManifestStatus.DELIVERED
     data = {"unit": "kg", "position_note": "unsupported"}
     for i, ln in enumerate(m.lines):
-        data.update({f"lines-{i}-line_id": str(ln.id), f"lines-{i}-decision": "accept",
-                     f"lines-{i}-received_qty": str(ln.loaded_kg - 18)})
+        data.update(
+            {
+                f"lines-{i}-line_id": str(ln.id),
+                f"lines-{i}-decision": "accept",
+                f"lines-{i}-received_qty": str(ln.loaded_kg - 18),
+            }
+        )
     preview = client.post(f"{path}/receive", data=data, headers=EN)
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "Confirm receipt" in text and "-18" in text
@@ -138,9 +159,12 @@ def test_receiver_first_scan_arrival_then_receipt_with_confirmation(app, client,
     session.expire_all()
     assert m.status is ManifestStatus.RECEIVED
     assert m.lines[0].received_kg == m.lines[0].loaded_kg - Decimal(18)
-    dispose = {"lines-0-line_id": str(m.lines[0].id), "lines-0-method": "D1",
-               "lines-0-disposed_kg": str(m.lines[0].accepted_kg),
-               "lines-0-disposal_date": local_date(utcnow()).isoformat()}
+    dispose = {
+        "lines-0-line_id": str(m.lines[0].id),
+        "lines-0-method": "D1",
+        "lines-0-disposed_kg": str(m.lines[0].accepted_kg),
+        "lines-0-disposal_date": local_date(utcnow()).isoformat(),
+    }
     bad = client.post(f"{path}/dispose", data=dispose, headers=EN)
     assert bad.status_code == 422 and "licence does not allow" in bad.get_data(as_text=True)
     dispose["lines-0-method"] = "R2"

@@ -36,8 +36,9 @@ def test_expiring_licence_of_the_demo(session, now, demo):
     assert not licence_covers(session, incinerator, "841-001-01", last_day + timedelta(days=1))
 
 
-@pytest.mark.parametrize("plate", ["蒙K5B120", "蒙KD26318", "京A12345", "蒙K1234挂", "粤B·12345",
-                                   "蒙k5b120"])
+@pytest.mark.parametrize(
+    "plate", ["蒙K5B120", "蒙KD26318", "京A12345", "蒙K1234挂", "粤B·12345", "蒙k5b120"]
+)
 def test_valid_plates(plate):
     assert is_valid_plate(plate)
 

@@ -62,8 +62,7 @@ class Rule(ABC):
         """Turn one result row into a finding (None to drop it after a Python-side check)."""
 
     def findings(self, session: Session, ctx: Context) -> Iterator[Finding]:
-        result = session.execute(self.query(session, ctx).execution_options(
-            yield_per=FETCH_BATCH))
+        result = session.execute(self.query(session, ctx).execution_options(yield_per=FETCH_BATCH))
         for row in result:
             finding = self.to_finding(row, ctx)
             if finding is not None:

@@ -18,21 +18,31 @@ def _covering_licence(on_day: Any, moment: Any, method: Any = None) -> Any:
     """EXISTS a licence of the manifest's receiver, valid that day, covering the line's code
     (and allowing ``method`` if given). Correlation is explicit: the line and manifest come
     from the enclosing query, two levels up."""
-    scope = (select(LicenceScope.id)
-             .where(LicenceScope.licence_id == Licence.id,
-                    or_(LicenceScope.waste_code == ManifestLine.waste_code,
-                        LicenceScope.category == literal("HW")
-                        + _last_two(ManifestLine.waste_code)))
-             .correlate_except(LicenceScope))
-    conditions = [Licence.organization_id == Manifest.receiver_id,
-                  Licence.valid_from <= on_day, Licence.valid_to >= on_day,
-                  or_(Licence.revoked_at.is_(None), Licence.revoked_at > moment),
-                  scope.exists()]
+    scope = (
+        select(LicenceScope.id)
+        .where(
+            LicenceScope.licence_id == Licence.id,
+            or_(
+                LicenceScope.waste_code == ManifestLine.waste_code,
+                LicenceScope.category == literal("HW") + _last_two(ManifestLine.waste_code),
+            ),
+        )
+        .correlate_except(LicenceScope)
+    )
+    conditions = [
+        Licence.organization_id == Manifest.receiver_id,
+        Licence.valid_from <= on_day,
+        Licence.valid_to >= on_day,
+        or_(Licence.revoked_at.is_(None), Licence.revoked_at > moment),
+        scope.exists(),
+    ]
     if method is not None:
-        conditions.append(select(LicenceMethod.licence_id)
-                          .where(LicenceMethod.licence_id == Licence.id,
-                                 LicenceMethod.method_code == method)
-                          .correlate_except(LicenceMethod).exists())
+        conditions.append(
+            select(LicenceMethod.licence_id)
+            .where(LicenceMethod.licence_id == Licence.id, LicenceMethod.method_code == method)
+            .correlate_except(LicenceMethod)
+            .exists()
+        )
     return select(Licence.id).where(*conditions).correlate_except(Licence).exists()
 
 
@@ -55,28 +65,48 @@ class LicenceMismatch(Rule):
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         received_day = china_date(session, Manifest.received_at)
-        base = (ManifestLine.id, ManifestLine.line_no, ManifestLine.waste_code,
-                Manifest.id.label("manifest_id"), Manifest.number, Manifest.producer_id,
-                Manifest.carrier_id, Manifest.receiver_id)
+        base = (
+            ManifestLine.id,
+            ManifestLine.line_no,
+            ManifestLine.waste_code,
+            Manifest.id.label("manifest_id"),
+            Manifest.number,
+            Manifest.producer_id,
+            Manifest.carrier_id,
+            Manifest.receiver_id,
+        )
         receipt = (
-            select(*base, literal("receipt").label("period"),
-                   ManifestLine.received_kg.label("quantity_kg"),
-                   received_day.label("on_day"), literal(None).label("method"))
+            select(
+                *base,
+                literal("receipt").label("period"),
+                ManifestLine.received_kg.label("quantity_kg"),
+                received_day.label("on_day"),
+                literal(None).label("method"),
+            )
             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
-            .where(Manifest.received_at.is_not(None), Manifest.received_at <= ctx.as_of,
-                   ManifestLine.accepted_kg > 0,
-                   ~_covering_licence(received_day, Manifest.received_at))
+            .where(
+                Manifest.received_at.is_not(None),
+                Manifest.received_at <= ctx.as_of,
+                ManifestLine.accepted_kg > 0,
+                ~_covering_licence(received_day, Manifest.received_at),
+            )
         )
         disposal = (
-            select(*base, literal("disposal").label("period"),
-                   ManifestLine.disposed_kg.label("quantity_kg"),
-                   ManifestLine.disposal_date.label("on_day"),
-                   ManifestLine.disposal_method.label("method"))
+            select(
+                *base,
+                literal("disposal").label("period"),
+                ManifestLine.disposed_kg.label("quantity_kg"),
+                ManifestLine.disposal_date.label("on_day"),
+                ManifestLine.disposal_method.label("method"),
+            )
             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
-            .where(ManifestLine.disposal_method.is_not(None),
-                   ManifestLine.disposal_date <= local_date(ctx.as_of),
-                   ~_covering_licence(ManifestLine.disposal_date, ctx.as_of,
-                                      ManifestLine.disposal_method))
+            .where(
+                ManifestLine.disposal_method.is_not(None),
+                ManifestLine.disposal_date <= local_date(ctx.as_of),
+                ~_covering_licence(
+                    ManifestLine.disposal_date, ctx.as_of, ManifestLine.disposal_method
+                ),
+            )
         )
         if ctx.manifest_id is not None:
             receipt = receipt.where(Manifest.id == ctx.manifest_id)
@@ -87,13 +117,23 @@ class LicenceMismatch(Rule):
     def to_finding(self, row: Any, ctx: Context) -> Finding:
         what = "received" if row.period == "receipt" else f"disposed ({row.method})"
         return Finding(
-            subject_type=self.subject_type, subject_id=row.id, period=row.period,
-            severity=severity_for(row.quantity_kg, ctx.settings), quantity_kg=row.quantity_kg,
+            subject_type=self.subject_type,
+            subject_id=row.id,
+            period=row.period,
+            severity=severity_for(row.quantity_kg, ctx.settings),
+            quantity_kg=row.quantity_kg,
             summary=f"{row.number} line {row.line_no} {row.waste_code}: {what} outside the "
-                    f"licence on {row.on_day}",
-            evidence={"number": row.number, "line_no": row.line_no,
-                      "waste_code": row.waste_code, "on": row.on_day, "method": row.method,
-                      "quantity_kg": row.quantity_kg},
-            producer_id=row.producer_id, carrier_id=row.carrier_id,
-            receiver_id=row.receiver_id, manifest_id=row.manifest_id,
+            f"licence on {row.on_day}",
+            evidence={
+                "number": row.number,
+                "line_no": row.line_no,
+                "waste_code": row.waste_code,
+                "on": row.on_day,
+                "method": row.method,
+                "quantity_kg": row.quantity_kg,
+            },
+            producer_id=row.producer_id,
+            carrier_id=row.carrier_id,
+            receiver_id=row.receiver_id,
+            manifest_id=row.manifest_id,
         )

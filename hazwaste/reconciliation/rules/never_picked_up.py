@@ -23,13 +23,25 @@ class NeverPickedUp(Rule):
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         limit = ctx.as_of - timedelta(days=float(ctx.settings["NEVER_PICKED_UP_DAYS"]))
-        declared = (select(ManifestLine.manifest_id,
-                           grams(func.sum(grams(ManifestLine.declared_kg))).label("declared_g"))
-                    .group_by(ManifestLine.manifest_id).subquery())
+        declared = (
+            select(
+                ManifestLine.manifest_id,
+                grams(func.sum(grams(ManifestLine.declared_kg))).label("declared_g"),
+            )
+            .group_by(ManifestLine.manifest_id)
+            .subquery()
+        )
         return (
-            select(Manifest.id, Manifest.number, Manifest.producer_id, Manifest.carrier_id,
-                   Manifest.receiver_id, Manifest.submitted_at, Manifest.planned_date,
-                   declared.c.declared_g)
+            select(
+                Manifest.id,
+                Manifest.number,
+                Manifest.producer_id,
+                Manifest.carrier_id,
+                Manifest.receiver_id,
+                Manifest.submitted_at,
+                Manifest.planned_date,
+                declared.c.declared_g,
+            )
             .join(declared, declared.c.manifest_id == Manifest.id)
             .where(Manifest.status == ManifestStatus.SUBMITTED, Manifest.submitted_at < limit)
         )
@@ -38,12 +50,21 @@ class NeverPickedUp(Rule):
         declared = kg_from_grams(row.declared_g)
         days = (ctx.as_of - row.submitted_at).days
         return Finding(
-            subject_type=self.subject_type, subject_id=row.id, period="",
-            severity=severity_for(declared, ctx.settings), quantity_kg=declared,
+            subject_type=self.subject_type,
+            subject_id=row.id,
+            period="",
+            severity=severity_for(declared, ctx.settings),
+            quantity_kg=declared,
             summary=f"{row.number}: submitted {days} days ago, never picked up",
-            evidence={"number": row.number, "submitted_at": row.submitted_at,
-                      "planned_date": row.planned_date, "days": days,
-                      "declared_kg": declared},
-            producer_id=row.producer_id, carrier_id=row.carrier_id,
-            receiver_id=row.receiver_id, manifest_id=row.id,
+            evidence={
+                "number": row.number,
+                "submitted_at": row.submitted_at,
+                "planned_date": row.planned_date,
+                "days": days,
+                "declared_kg": declared,
+            },
+            producer_id=row.producer_id,
+            carrier_id=row.carrier_id,
+            receiver_id=row.receiver_id,
+            manifest_id=row.id,
         )

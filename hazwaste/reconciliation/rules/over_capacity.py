@@ -33,18 +33,31 @@ class OverCapacity(Rule):
         first, last = date(year, 1, 1), date(year, 12, 31)
         received_day = china_date(session, Manifest.received_at)
         accepted = (
-            select(Manifest.receiver_id,
-                   grams(func.sum(grams(ManifestLine.accepted_kg))).label("accepted_g"))
+            select(
+                Manifest.receiver_id,
+                grams(func.sum(grams(ManifestLine.accepted_kg))).label("accepted_g"),
+            )
             .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-            .where(Manifest.received_at <= ctx.as_of, received_day >= first,
-                   received_day <= last, ManifestLine.accepted_kg > 0)
-            .group_by(Manifest.receiver_id).subquery())
+            .where(
+                Manifest.received_at <= ctx.as_of,
+                received_day >= first,
+                received_day <= last,
+                ManifestLine.accepted_kg > 0,
+            )
+            .group_by(Manifest.receiver_id)
+            .subquery()
+        )
         capacity = (
-            select(Licence.organization_id,
-                   grams(func.max(grams(Licence.annual_capacity_kg))).label("capacity_g"))
-            .where(Licence.valid_from <= last, Licence.valid_to >= first,
-                   Licence.revoked_at.is_(None))
-            .group_by(Licence.organization_id).subquery())
+            select(
+                Licence.organization_id,
+                grams(func.max(grams(Licence.annual_capacity_kg))).label("capacity_g"),
+            )
+            .where(
+                Licence.valid_from <= last, Licence.valid_to >= first, Licence.revoked_at.is_(None)
+            )
+            .group_by(Licence.organization_id)
+            .subquery()
+        )
         warn = float(ctx.settings["CAPACITY_WARN_PCT"])
         return (
             select(accepted.c.receiver_id, accepted.c.accepted_g, capacity.c.capacity_g)
@@ -64,10 +77,18 @@ class OverCapacity(Rule):
         else:
             severity = Severity.MEDIUM
         return Finding(
-            subject_type=self.subject_type, subject_id=row.receiver_id, period=str(year),
-            severity=severity, quantity_kg=excess,
+            subject_type=self.subject_type,
+            subject_id=row.receiver_id,
+            period=str(year),
+            severity=severity,
+            quantity_kg=excess,
             summary=f"{year}: accepted {accepted} kg = {pct} % of the licensed capacity",
-            evidence={"year": year, "accepted_kg": accepted, "capacity_kg": capacity,
-                      "percent": pct, "excess_kg": excess},
+            evidence={
+                "year": year,
+                "accepted_kg": accepted,
+                "capacity_kg": capacity,
+                "percent": pct,
+                "excess_kg": excess,
+            },
             receiver_id=row.receiver_id,
         )

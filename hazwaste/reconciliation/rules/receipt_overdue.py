@@ -31,22 +31,42 @@ class ReceiptOverdue(Rule):
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         today = local_date(ctx.as_of)
         due_end_s = day_number(session, Manifest.receipt_due_date) * 86400 + DUE_END_UTC_SECONDS
-        declared = (select(ManifestLine.manifest_id,
-                           grams(func.sum(grams(ManifestLine.loaded_kg))).label("loaded_g"))
-                    .group_by(ManifestLine.manifest_id).subquery())
+        declared = (
+            select(
+                ManifestLine.manifest_id,
+                grams(func.sum(grams(ManifestLine.loaded_kg))).label("loaded_g"),
+            )
+            .group_by(ManifestLine.manifest_id)
+            .subquery()
+        )
         stmt = (
-            select(Manifest.id, Manifest.number, Manifest.producer_id, Manifest.carrier_id,
-                   Manifest.receiver_id, Manifest.delivered_at, Manifest.received_at,
-                   Manifest.receipt_due_date, declared.c.loaded_g)
+            select(
+                Manifest.id,
+                Manifest.number,
+                Manifest.producer_id,
+                Manifest.carrier_id,
+                Manifest.receiver_id,
+                Manifest.delivered_at,
+                Manifest.received_at,
+                Manifest.receipt_due_date,
+                declared.c.loaded_g,
+            )
             .join(declared, declared.c.manifest_id == Manifest.id)
-            .where(Manifest.receipt_due_date.is_not(None), Manifest.delivered_at <= ctx.as_of,
-                   or_(
-                       and_(Manifest.status == ManifestStatus.DELIVERED,
-                            Manifest.receipt_due_date < today),
-                       and_(Manifest.received_at.is_not(None),
-                            Manifest.received_at <= ctx.as_of,
-                            epoch_seconds(session, Manifest.received_at) > due_end_s),
-                   ))
+            .where(
+                Manifest.receipt_due_date.is_not(None),
+                Manifest.delivered_at <= ctx.as_of,
+                or_(
+                    and_(
+                        Manifest.status == ManifestStatus.DELIVERED,
+                        Manifest.receipt_due_date < today,
+                    ),
+                    and_(
+                        Manifest.received_at.is_not(None),
+                        Manifest.received_at <= ctx.as_of,
+                        epoch_seconds(session, Manifest.received_at) > due_end_s,
+                    ),
+                ),
+            )
         )
         if ctx.manifest_id is not None:
             stmt = stmt.where(Manifest.id == ctx.manifest_id)
@@ -58,16 +78,28 @@ class ReceiptOverdue(Rule):
         late_days = working_days_between(row.receipt_due_date, end)
         loaded = kg_from_grams(row.loaded_g)
         return Finding(
-            subject_type=self.subject_type, subject_id=row.id, period="",
-            severity=Severity.LOW if received else (
-                Severity.HIGH if late_days > int(ctx.settings["RECEIPT_WORKING_DAYS"])
-                else Severity.MEDIUM),
+            subject_type=self.subject_type,
+            subject_id=row.id,
+            period="",
+            severity=Severity.LOW
+            if received
+            else (
+                Severity.HIGH
+                if late_days > int(ctx.settings["RECEIPT_WORKING_DAYS"])
+                else Severity.MEDIUM
+            ),
             quantity_kg=None if received else loaded,
             summary=f"{row.number}: receipt {late_days} working day(s) late",
-            evidence={"number": row.number, "delivered_at": row.delivered_at,
-                      "receipt_due_date": row.receipt_due_date,
-                      "received_at": row.received_at if received else None,
-                      "working_days_late": late_days, "loaded_kg": loaded},
-            producer_id=row.producer_id, carrier_id=row.carrier_id,
-            receiver_id=row.receiver_id, manifest_id=row.id,
+            evidence={
+                "number": row.number,
+                "delivered_at": row.delivered_at,
+                "receipt_due_date": row.receipt_due_date,
+                "received_at": row.received_at if received else None,
+                "working_days_late": late_days,
+                "loaded_kg": loaded,
+            },
+            producer_id=row.producer_id,
+            carrier_id=row.carrier_id,
+            receiver_id=row.receiver_id,
+            manifest_id=row.id,
         )

@@ -25,13 +25,17 @@ class ReceiverBalance(Rule):
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         received = Manifest.received_at <= ctx.as_of
         disposed_in_time = ManifestLine.disposal_date <= local_date(ctx.as_of)
-        accepted_g = grams(func.sum(case((received, grams(ManifestLine.accepted_kg)),
-                                         else_=0)))
-        disposed_g = grams(func.sum(case((disposed_in_time, grams(ManifestLine.disposed_kg)),
-                                         else_=0)))
+        accepted_g = grams(func.sum(case((received, grams(ManifestLine.accepted_kg)), else_=0)))
+        disposed_g = grams(
+            func.sum(case((disposed_in_time, grams(ManifestLine.disposed_kg)), else_=0))
+        )
         return (
-            select(Manifest.receiver_id, ManifestLine.waste_code,
-                   accepted_g.label("accepted_g"), disposed_g.label("disposed_g"))
+            select(
+                Manifest.receiver_id,
+                ManifestLine.waste_code,
+                accepted_g.label("accepted_g"),
+                disposed_g.label("disposed_g"),
+            )
             .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
             .where(Manifest.received_at.is_not(None))
             .group_by(Manifest.receiver_id, ManifestLine.waste_code)
@@ -42,10 +46,17 @@ class ReceiverBalance(Rule):
         accepted, disposed = kg_from_grams(row.accepted_g), kg_from_grams(row.disposed_g)
         excess = disposed - accepted
         return Finding(
-            subject_type=self.subject_type, subject_id=row.receiver_id, period=row.waste_code,
-            severity=severity_for(excess, ctx.settings), quantity_kg=excess,
+            subject_type=self.subject_type,
+            subject_id=row.receiver_id,
+            period=row.waste_code,
+            severity=severity_for(excess, ctx.settings),
+            quantity_kg=excess,
             summary=f"{row.waste_code}: disposed {disposed} kg but accepted {accepted} kg",
-            evidence={"waste_code": row.waste_code, "accepted_kg": accepted,
-                      "disposed_kg": disposed, "excess_kg": excess},
+            evidence={
+                "waste_code": row.waste_code,
+                "accepted_kg": accepted,
+                "disposed_kg": disposed,
+                "excess_kg": excess,
+            },
             receiver_id=row.receiver_id,
         )

@@ -28,13 +28,19 @@ class Journey:
         return self
 
     def deliver(self, at: datetime, **extra: Any) -> Journey:
-        lifecycle.deliver(self.session, at, self.manifest, self.demo.users["driver"],
-                          {"note": "", **extra})
+        lifecycle.deliver(
+            self.session, at, self.manifest, self.demo.users["driver"], {"note": "", **extra}
+        )
         return self
 
     def receive(self, at: datetime, factor: str = "1", **kw: Any) -> Journey:
-        lifecycle.receive(self.session, at, self.manifest, self.demo.users["receiver"],
-                          receipt_data(self.manifest, factor=Decimal(factor), **kw))
+        lifecycle.receive(
+            self.session,
+            at,
+            self.manifest,
+            self.demo.users["receiver"],
+            receipt_data(self.manifest, factor=Decimal(factor), **kw),
+        )
         return self
 
 

@@ -42,8 +42,7 @@ def test_second_run_refused_while_another_is_running(app, session, now):
                 with pytest.raises(recon.RunRefused):
                     recon.run(session, now)
             finally:
-                other.execute(text("SELECT pg_advisory_unlock(:k)"),
-                              {"k": recon.ADVISORY_LOCK_KEY})
+                other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": recon.ADVISORY_LOCK_KEY})
         engine.dispose()
     else:
         # SQLite: a run recorded (and committed) as running makes a second one refuse.

@@ -9,9 +9,19 @@ from tests.unit.reconciliation.conftest import HOUR, flags, run
 
 
 def entry(session, now, demo, kind, kg, day, code="900-249-08"):
-    ledger.add_entry(session, now, demo.users["producer"], {
-        "waste_code": code, "kind": kind, "quantity_kg": Decimal(kg), "occurred_on": day,
-        "method_code": "R2" if kind == "self_used" else None, "note": ""})
+    ledger.add_entry(
+        session,
+        now,
+        demo.users["producer"],
+        {
+            "waste_code": code,
+            "kind": kind,
+            "quantity_kg": Decimal(kg),
+            "occurred_on": day,
+            "method_code": "R2" if kind == "self_used" else None,
+            "note": "",
+        },
+    )
 
 
 def test_balance_between_counts_with_shipments_from_manifests(session, now, demo, journey):
@@ -21,7 +31,8 @@ def test_balance_between_counts_with_shipments_from_manifests(session, now, demo
     entry(session, now, demo, "generated", "5000", date(2026, 11, 3))
     entry(session, now, demo, "self_used", "300", date(2026, 11, 4))
     journey(datetime(2026, 11, 4, 1, tzinfo=UTC), planned_date=date(2026, 11, 5)).pickup(
-        datetime(2026, 11, 5, 2, tzinfo=UTC))
+        datetime(2026, 11, 5, 2, tzinfo=UTC)
+    )
     # Tolerance: the larger of 50 kg and 1 % of 1000 + 5000 kg = 60 kg.
     entry(session, now, demo, "stock_count", "3839.5", date(2026, 11, 18))  # 60 kg short
     run(session, now, "PRODUCER_BALANCE")
@@ -57,10 +68,16 @@ def test_one_percent_tolerance_for_large_stocks(session, now, demo):
 
 
 def test_over_plan_generation_ten_percent(session, now, demo):
-    session.add(ManagementPlan(producer_id=demo.orgs["producer"].id, year=2026,
-                               waste_code="900-249-08", planned_generation_kg=Decimal("10000"),
-                               planned_transfer_kg=Decimal("10000"),
-                               created_by_id=demo.users["producer"].id))
+    session.add(
+        ManagementPlan(
+            producer_id=demo.orgs["producer"].id,
+            year=2026,
+            waste_code="900-249-08",
+            planned_generation_kg=Decimal("10000"),
+            planned_transfer_kg=Decimal("10000"),
+            created_by_id=demo.users["producer"].id,
+        )
+    )
     entry(session, now, demo, "generated", "11000", date(2026, 3, 1))  # exactly +10 %
     run(session, now, "OVER_PLAN")
     assert flags(session, "OVER_PLAN") == []
@@ -72,10 +89,16 @@ def test_over_plan_generation_ten_percent(session, now, demo):
 
 
 def test_over_plan_transfer_counts_weighed_pickups(session, now, demo, journey):
-    session.add(ManagementPlan(producer_id=demo.orgs["producer"].id, year=2026,
-                               waste_code="900-041-49", planned_generation_kg=Decimal("5000"),
-                               planned_transfer_kg=Decimal("300"),
-                               created_by_id=demo.users["producer"].id))
+    session.add(
+        ManagementPlan(
+            producer_id=demo.orgs["producer"].id,
+            year=2026,
+            waste_code="900-041-49",
+            planned_generation_kg=Decimal("5000"),
+            planned_transfer_kg=Decimal("300"),
+            created_by_id=demo.users["producer"].id,
+        )
+    )
     journey(now).pickup(now)  # 420 kg of 900-041-49 > 330 kg
     run(session, now + HOUR, "OVER_PLAN")
     (flag,) = flags(session, "OVER_PLAN")

@@ -102,14 +102,24 @@ def test_receiver_balance_disposed_more_than_accepted(session, now, journey):
 def test_storage_overdue_containers_and_receiver_stock(session, now, journey, demo):
     from hazwaste.ledger import services as ledger
 
-    row = {"waste_code": "900-249-08", "waste_name": "废矿物油", "physical_form": "liquid",
-           "hazards": ["T"], "packaging_type": "drum", "net_weight_kg": Decimal("180"),
-           "generation_date": date(2025, 11, 20), "source_process": ""}
-    (old,) = ledger.register_containers(session, now, demo.users["producer"], [row],
-                                        now.date())
-    (young,) = ledger.register_containers(session, now, demo.users["producer"],
-                                          [{**row, "generation_date": date(2025, 11, 21)}],
-                                          now.date())
+    row = {
+        "waste_code": "900-249-08",
+        "waste_name": "废矿物油",
+        "physical_form": "liquid",
+        "hazards": ["T"],
+        "packaging_type": "drum",
+        "net_weight_kg": Decimal("180"),
+        "generation_date": date(2025, 11, 20),
+        "source_process": "",
+    }
+    (old,) = ledger.register_containers(session, now, demo.users["producer"], [row], now.date())
+    (young,) = ledger.register_containers(
+        session,
+        now,
+        demo.users["producer"],
+        [{**row, "generation_date": date(2025, 11, 21)}],
+        now.date(),
+    )
     j = journey(now - 400 * DAY, planned_date=(now - 399 * DAY).date())
     j.pickup(now - 399 * DAY).deliver(now - 399 * DAY + HOUR)
     j.receive(now - 399 * DAY + 2 * HOUR)
@@ -125,7 +135,7 @@ def test_storage_overdue_containers_and_receiver_stock(session, now, journey, de
 def test_licence_mismatch_for_a_code_outside_the_scope(session, now, journey):
     j = journey(now).pickup(now).deliver(now + HOUR)
     j.receive(now + 2 * HOUR)
-    covered, outside = j.manifest.lines
+    outside = j.manifest.lines[1]
     outside.waste_code = "900-023-29"  # HW29 mercury waste: not in receiver 1's scope
     session.flush()
     run(session, now + 3 * HOUR, "LICENCE_MISMATCH")
