@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -13,7 +15,17 @@ from flask_wtf.csrf import CSRFProtect
 
 from hazwaste.db import Base, configure_sqlite
 
-db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    class _TypedSQLAlchemy(SQLAlchemy):
+        # ``db.session`` is a scoped_session that proxies every Session method; services are
+        # typed against Session, so tell the type checker what the proxy stands for.
+        session: Session  # type: ignore[assignment]
+
+    db = _TypedSQLAlchemy(model_class=Base)
+else:
+    db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -178,7 +178,7 @@ def translate_messages(messages: Any) -> Any:
 def field_errors(exc: ValidationError) -> dict[str, Any]:
     """Translated messages keyed by field (``_schema`` for whole-form errors)."""
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    return translate_messages(messages)  # type: ignore[no-any-return]
+    return dict(translate_messages(messages))
 
 
 class Amount(fields.Field):

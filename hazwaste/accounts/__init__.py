@@ -15,7 +15,7 @@ def init_app(app: Flask) -> None:
     configure_hasher(app.config.get("PASSWORD_HASH_PARAMS"))
 
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = lazy_gettext("Please log in to see this page.")  # type: ignore[assignment]
+    login_manager.login_message = lazy_gettext("Please log in to see this page.")
     login_manager.login_message_category = "warning"
     login_manager.session_protection = "basic"  # phones change IP on mobile networks
 

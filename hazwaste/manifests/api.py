@@ -44,7 +44,7 @@ CONFLICT = {409: "Wrong state for this action; `status` gives the current one"}
 
 def _out(manifest: Any) -> dict[str, Any]:
     db.session.refresh(manifest)
-    return ManifestOutSchema().dump(manifest)  # type: ignore[no-any-return]
+    return dict(ManifestOutSchema().dump(manifest))
 
 
 @bp.post("/manifests")
@@ -178,6 +178,7 @@ def _action(manifest_id: int, verb: Any, schema: Any = None) -> Any:
     if verb is lifecycle.submit:
         service_call(verb, db.session, now, manifest, user)
     elif verb is lifecycle.cancel:
+        assert data is not None  # CancelSchema always given for cancel
         service_call(verb, db.session, now, manifest, user, data["reason"])
     else:
         service_call(verb, db.session, now, manifest, user, data)

@@ -120,12 +120,12 @@ def allocate_number(session: Session, producer: Organization, now: datetime) -> 
     city = producer.region_code[:4]
     dialect = session.get_bind().dialect.name
     builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = builder(ManifestSerial).values(year=year, city_code=city, last_serial=1)
-    stmt = stmt.on_conflict_do_update(
+    insert = builder(ManifestSerial).values(year=year, city_code=city, last_serial=1)
+    upsert = insert.on_conflict_do_update(
         index_elements=[ManifestSerial.year, ManifestSerial.city_code],
         set_={"last_serial": ManifestSerial.last_serial + 1},
     ).returning(ManifestSerial.last_serial)
-    serial = session.execute(stmt).scalar_one()
+    serial = session.execute(upsert).scalar_one()
     if serial >= 10**SERIAL_DIGITS:
         raise Invalid(_("No manifest numbers left for this city this year."), {})
     return f"{year:04d}{city}{serial:0{SERIAL_DIGITS}d}"
@@ -432,7 +432,7 @@ class ManifestFilters:
     q: str | None = None
 
 
-def list_query(user: User, filters: ManifestFilters) -> Select[tuple[Manifest]]:
+def list_query(user: User, filters: ManifestFilters) -> Select[Any]:
     """Manifests visible to ``user`` matching ``filters``, newest first."""
     stmt = select(Manifest).where(access.visible_filter(user))
     if filters.status:

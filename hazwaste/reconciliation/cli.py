@@ -64,7 +64,8 @@ def reconcile_command(as_of: str | None, rules: tuple[str, ...]) -> None:
             f"{code:<18} found {numbers['found']:>7}  new {numbers['new']:>7}  "
             f"resolved {numbers['resolved']:>7}"
         )
+    finished = record.finished_at or record.started_at
     click.echo(
         f"run {run_id} as of {record.as_of.isoformat()} finished in "
-        f"{(record.finished_at - record.started_at).total_seconds():.2f} s"
+        f"{(finished - record.started_at).total_seconds():.2f} s"
     )

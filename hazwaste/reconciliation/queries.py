@@ -41,7 +41,7 @@ class FlagFilters:
     organization_id: int | None = None
 
 
-def list_query(user: User, filters: FlagFilters) -> Select[tuple[Flag]]:
+def list_query(user: User, filters: FlagFilters) -> Select[Any]:
     stmt = select(Flag).where(visible_filter(user))
     if filters.rule:
         stmt = stmt.where(Flag.rule == filters.rule)
@@ -83,4 +83,4 @@ def get_visible(session: Session, user: User, flag_id: int) -> Flag:
 def evidence(flag: Flag) -> dict[str, Any]:
     import json
 
-    return json.loads(flag.evidence or "{}")  # type: ignore[no-any-return]
+    return dict(json.loads(flag.evidence or "{}"))

@@ -96,7 +96,7 @@ class ProducerBalance(Rule):
             shipped,
             counts,
         ).subquery()
-        window = {
+        window: dict[str, Any] = {
             "partition_by": (moves.c.producer_id, moves.c.waste_code),
             "order_by": (moves.c.day, moves.c.is_count),
             "rows": (None, 0),
@@ -112,7 +112,7 @@ class ProducerBalance(Rule):
             func.sum(moves.c.self_g).over(**window).label("self_run"),
         ).subquery()
         at_counts = select(running).where(running.c.is_count == 1).subquery()
-        pair = {
+        pair: dict[str, Any] = {
             "partition_by": (at_counts.c.producer_id, at_counts.c.waste_code),
             "order_by": at_counts.c.day,
         }
