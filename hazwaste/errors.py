@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,33 @@ def _respond(status: int, message: str | None = None, **kw: Any) -> Any:
     return error_page(status, message)
 
 
+#: Largest value of the databases' INTEGER (primary keys).
+INT_MAX = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` limited to the database's integer range.
+
+    Every primary key is a 32-bit ``INTEGER``; PostgreSQL refuses a larger value in a query
+    ("integer out of range"), which would turn ``/manifests/99999999999`` into a 500. Such a
+    URL matches no route instead, so it is an ordinary 404.
+    """
+
+    def __init__(
+        self,
+        map: Any,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = None,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits, min, INT_MAX if max is None else max, signed)
+
+
 def init_app(app: Flask) -> None:
+    # Before the domains register their routes, so every <int:…> rule uses it.
+    app.url_map.converters["int"] = IdConverter
+
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:
         if wants_json():

@@ -31,14 +31,14 @@ from hazwaste.accounts.models import (
 )
 from hazwaste.audit import services as audit
 from hazwaste.catalog.models import Region
-from hazwaste.errors import Forbidden, Invalid, NotFound
+from hazwaste.errors import Conflict, Forbidden, Invalid, NotFound
 
 _hasher = PasswordHasher()
 # Verifying against this keeps unknown-e-mail logins as slow as wrong-password ones.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
-def configure_hasher(params: dict[str, int] | None) -> None:
+def configure_hasher(params: dict[str, Any] | None) -> None:
     """Use other Argon2id cost parameters (tests lower them; production keeps the defaults).
 
     Hashes made with other parameters still verify and are upgraded at the next login.
@@ -51,8 +51,16 @@ def configure_hasher(params: dict[str, int] | None) -> None:
 # -- validation helpers -------------------------------------------------------------------
 
 
+#: GB 32100-2015 leaves these letters out of the code's alphabet (they look like 1, 0, 2, 5, U).
+USCC_FORBIDDEN_LETTERS = "IOZSV"
+
+
 def check_uscc(value: str) -> str:
-    """Return the compact USCC, or raise ``Invalid`` saying what is wrong with it."""
+    """Return the compact USCC, or raise ``Invalid`` saying what is wrong with it.
+
+    Each kind of mistake has its own message under ``uscc``: wrong length, a letter the
+    code never uses (I, O, Z, S, V), other bad characters, a wrong check character.
+    """
     try:
         return str(stdnum_uscc.validate(value))
     except InvalidLength:
@@ -60,7 +68,15 @@ def check_uscc(value: str) -> str:
     except InvalidChecksum:
         msg = _("The check character is wrong: please check the code for a typo.")
     except (InvalidFormat, InvalidComponent):
-        msg = _("This is not a valid unified social credit code.")
+        letters = sorted({ch for ch in stdnum_uscc.compact(value) if ch in USCC_FORBIDDEN_LETTERS})
+        if letters:
+            msg = _(
+                "The letters I, O, Z, S and V never appear in a unified social credit "
+                "code (found: %(letters)s).",
+                letters=", ".join(letters),
+            )
+        else:
+            msg = _("This is not a valid unified social credit code.")
     raise Invalid(msg, {"uscc": [msg]})
 
 
@@ -83,7 +99,9 @@ def _region(session: Session, code: str, field: str = "region_code") -> Region:
 
 
 def _email_taken(session: Session, email: str) -> bool:
-    return session.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None
+    return (
+        session.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None
+    )
 
 
 # -- organizations -------------------------------------------------------------------------
@@ -145,8 +163,12 @@ def register_organization(
     session.add_all([org, user])
     session.flush()
     audit.record(
-        session, now, actor_user_id=user.id, action="organization.registered",
-        object_type="organization", object_id=org.id,
+        session,
+        now,
+        actor_user_id=user.id,
+        action="organization.registered",
+        object_type="organization",
+        object_id=org.id,
         payload={"uscc": org.uscc, "name": org.name, "roles": org.roles},
     )
     return org, user
@@ -155,12 +177,19 @@ def register_organization(
 def review_organization(
     session: Session, now: datetime, admin: User, org_id: int, approve: bool, note: str = ""
 ) -> Organization:
-    """Approve or reject a pending organization (platform admins only)."""
+    """Approve or reject a pending organization (platform admins only).
+
+    Raises ``Forbidden`` for anyone else, ``NotFound`` for an unknown id, ``Conflict`` if the
+    organization was already reviewed (a second click must not write a second decision),
+    ``Invalid`` (field ``note``) when rejecting without a reason.
+    """
     if not admin.is_platform_admin:
         raise Forbidden()
     org = session.get(Organization, org_id)
     if org is None:
         raise NotFound()
+    if org.status is not OrgStatus.PENDING:
+        raise Conflict(_("This organization has already been reviewed."))
     if approve:
         org.status = OrgStatus.APPROVED
     else:
@@ -172,9 +201,13 @@ def review_organization(
     org.reviewed_at = now
     org.reviewed_by_id = admin.id
     audit.record(
-        session, now, actor_user_id=admin.id,
+        session,
+        now,
+        actor_user_id=admin.id,
         action="organization.approved" if approve else "organization.rejected",
-        object_type="organization", object_id=org.id, payload={"note": note},
+        object_type="organization",
+        object_id=org.id,
+        payload={"note": note},
     )
     return org
 
@@ -196,8 +229,13 @@ def update_organization(
             setattr(org, key, new)
     if changed:
         audit.record(
-            session, now, actor_user_id=actor.id, action="organization.updated",
-            object_type="organization", object_id=org.id, payload=changed,
+            session,
+            now,
+            actor_user_id=actor.id,
+            action="organization.updated",
+            object_type="organization",
+            object_id=org.id,
+            payload=changed,
         )
     return org
 
@@ -217,17 +255,24 @@ def create_org_user(
     if role is UserRole.DRIVER and not admin.organization.is_carrier:
         msg = _("Only carriers have drivers.")
         raise Invalid(msg, {"role": [msg]})
-    return _new_user(session, now, admin, data, min_password, role, organization_id=admin.organization_id)
+    return _new_user(
+        session, now, admin, data, min_password, role, organization_id=admin.organization_id
+    )
 
 
 def create_regulator_user(
-    session: Session, now: datetime, actor: User, body: RegulatorBody, data: dict[str, Any],
+    session: Session,
+    now: datetime,
+    actor: User,
+    body: RegulatorBody,
+    data: dict[str, Any],
     min_password: int,
 ) -> User:
     """Platform admins (or the body's own admins) add staff to a regulator body."""
-    if not (actor.is_platform_admin or (
-        actor.regulator_body_id == body.id and actor.role is UserRole.ADMIN
-    )):
+    if not (
+        actor.is_platform_admin
+        or (actor.regulator_body_id == body.id and actor.role is UserRole.ADMIN)
+    ):
         raise Forbidden()
     role = UserRole(data["role"])
     if role not in (UserRole.ADMIN, UserRole.INSPECTOR):
@@ -236,8 +281,13 @@ def create_regulator_user(
 
 
 def _new_user(
-    session: Session, now: datetime, actor: User, data: dict[str, Any], min_password: int,
-    role: UserRole, **affiliation: Any,
+    session: Session,
+    now: datetime,
+    actor: User,
+    data: dict[str, Any],
+    min_password: int,
+    role: UserRole,
+    **affiliation: Any,
 ) -> User:
     errors: dict[str, list[str]] = {}
     if _email_taken(session, data["email"]):
@@ -247,20 +297,32 @@ def _new_user(
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     user = User(
-        email=data["email"].lower(), name=data["name"], phone=data.get("phone") or "",
-        password_hash=hash_password(data["password"]), role=role, created_at=now,
-        password_changed_at=now, **affiliation,
+        email=data["email"].lower(),
+        name=data["name"],
+        phone=data.get("phone") or "",
+        password_hash=hash_password(data["password"]),
+        role=role,
+        created_at=now,
+        password_changed_at=now,
+        **affiliation,
     )
     session.add(user)
     session.flush()
     audit.record(
-        session, now, actor_user_id=actor.id, action="user.created", object_type="user",
-        object_id=user.id, payload={"email": user.email, "role": role.value, **affiliation},
+        session,
+        now,
+        actor_user_id=actor.id,
+        action="user.created",
+        object_type="user",
+        object_id=user.id,
+        payload={"email": user.email, "role": role.value, **affiliation},
     )
     return user
 
 
-def set_user_active(session: Session, now: datetime, admin: User, user_id: int, active: bool) -> User:
+def set_user_active(
+    session: Session, now: datetime, admin: User, user_id: int, active: bool
+) -> User:
     """Deactivate or reactivate a colleague; admins cannot lock themselves out."""
     user = session.get(User, user_id)
     if user is None or user.organization_id != admin.organization_id or not admin.is_org_admin():
@@ -269,9 +331,13 @@ def set_user_active(session: Session, now: datetime, admin: User, user_id: int, 
         raise Forbidden(_("You cannot deactivate your own account."))
     user.active = active
     audit.record(
-        session, now, actor_user_id=admin.id,
+        session,
+        now,
+        actor_user_id=admin.id,
         action="user.activated" if active else "user.deactivated",
-        object_type="user", object_id=user.id, payload={},
+        object_type="user",
+        object_id=user.id,
+        payload={},
     )
     return user
 
@@ -289,8 +355,12 @@ def create_regulator_body(
     session.add(body)
     session.flush()
     audit.record(
-        session, now, actor_user_id=admin.id, action="regulator_body.created",
-        object_type="regulator_body", object_id=body.id,
+        session,
+        now,
+        actor_user_id=admin.id,
+        action="regulator_body.created",
+        object_type="regulator_body",
+        object_id=body.id,
         payload={"name": body.name, "region_code": body.region_code},
     )
     return body
@@ -332,8 +402,15 @@ def change_password(
     for token in user.tokens:
         if token.revoked_at is None:
             token.revoked_at = now
-    audit.record(session, now, actor_user_id=user.id, action="user.password_changed",
-                 object_type="user", object_id=user.id, payload={})
+    audit.record(
+        session,
+        now,
+        actor_user_id=user.id,
+        action="user.password_changed",
+        object_type="user",
+        object_id=user.id,
+        payload={},
+    )
 
 
 @dataclass(frozen=True)
@@ -350,8 +427,11 @@ def issue_token(session: Session, now: datetime, user: User, ttl: timedelta) -> 
     """Create a bearer token; only its SHA-256 is stored, the token itself is shown once."""
     token = secrets.token_urlsafe(32)
     expires = now + ttl
-    session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), created_at=now,
-                         expires_at=expires))
+    session.add(
+        ApiToken(
+            user_id=user.id, token_hash=_token_digest(token), created_at=now, expires_at=expires
+        )
+    )
     return IssuedToken(token, expires)
 
 

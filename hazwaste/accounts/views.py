@@ -68,7 +68,9 @@ def login() -> Any:
             if user is not None:
                 db.session.commit()
                 login_user(user)
-                return redirect(safe_next(data.get("next"), url_for("web.home")))
+                # The form carries `next`; a post to /login?next=… without it still returns.
+                target = data.get("next") or request.args.get("next")
+                return redirect(safe_next(target, url_for("web.home")))
             errors = {"_schema": [_("Wrong e-mail address or password.")]}
         return render_template("accounts/login.html", values=values, errors=errors), 422
     return render_template("accounts/login.html", values=values, errors=errors)
@@ -104,8 +106,12 @@ def register() -> Any:
             errors = exc.fields
         else:
             db.session.commit()
-            flash(_("Registration received. A platform administrator will review it; "
-                    "you can log in now and will be able to work once it is approved."))
+            flash(
+                _(
+                    "Registration received. A platform administrator will review it; "
+                    "you can log in now and will be able to work once it is approved."
+                )
+            )
             return redirect(url_for("accounts.login"))
         db.session.rollback()
         return render_template("accounts/register.html", values=values, errors=errors), 422
@@ -126,8 +132,12 @@ def password() -> Any:
         try:
             data = _form(schemas.PasswordChangeSchema())
             services.change_password(
-                db.session, utcnow(), current_user, data["current_password"],
-                data["new_password"], _min_pw(),
+                db.session,
+                utcnow(),
+                current_user,
+                data["current_password"],
+                data["new_password"],
+                _min_pw(),
             )
         except ValidationError as exc:
             errors = field_errors(exc)
@@ -148,7 +158,9 @@ def organization() -> Any:
     org = current_user.organization
     errors: dict[str, Any] = {}
     values: dict[str, Any] = {
-        "name": org.name, "address": org.address, "region_code": org.region_code,
+        "name": org.name,
+        "address": org.address,
+        "region_code": org.region_code,
         "latitude": org.latitude if org.latitude is not None else "",
         "longitude": org.longitude if org.longitude is not None else "",
         "contact_phone": org.contact_phone,
@@ -167,8 +179,9 @@ def organization() -> Any:
             flash(_("Organization details saved."))
             return redirect(url_for("accounts.organization"))
         db.session.rollback()
-        return render_template("accounts/organization.html", org=org, values=values,
-                               errors=errors), 422
+        return render_template(
+            "accounts/organization.html", org=org, values=values, errors=errors
+        ), 422
     return render_template("accounts/organization.html", org=org, values=values, errors=errors)
 
 
@@ -197,8 +210,9 @@ def org_users() -> Any:
     users = db.session.scalars(
         select(User).where(User.organization_id == current_user.organization_id).order_by(User.name)
     ).all()
-    return render_template("accounts/org_users.html", users=users, values=values,
-                           errors=errors), status
+    return render_template(
+        "accounts/org_users.html", users=users, values=values, errors=errors
+    ), status
 
 
 @bp.post("/organization/users/<int:user_id>/active")
@@ -214,35 +228,53 @@ def org_user_active(user_id: int) -> Response:
 # -- platform administration ------------------------------------------------------------------
 
 
-@bp.get("/admin/organizations")
-@platform_admin_required
-def admin_organizations() -> str:
-    status = request.args.get("status", "pending")
+def _organizations_page(
+    status: str,
+    review_errors: dict[int, dict[str, Any]] | None = None,
+    review_values: dict[int, dict[str, Any]] | None = None,
+    code: int = 200,
+) -> Any:
     stmt = select(Organization).order_by(Organization.created_at.desc())
     if status in {s.value for s in OrgStatus}:
         stmt = stmt.where(Organization.status == OrgStatus(status))
     orgs = db.session.scalars(stmt).all()
-    return render_template("accounts/admin_organizations.html", orgs=orgs, status=status,
-                           statuses=[s.value for s in OrgStatus], region_name=_region_name)
+    return render_template(
+        "accounts/admin_organizations.html",
+        orgs=orgs,
+        status=status,
+        statuses=[s.value for s in OrgStatus],
+        region_name=_region_name,
+        review_errors=review_errors or {},
+        review_values=review_values or {},
+    ), code
+
+
+@bp.get("/admin/organizations")
+@platform_admin_required
+def admin_organizations() -> Any:
+    return _organizations_page(request.args.get("status", "pending"))
 
 
 @bp.post("/admin/organizations/<int:org_id>/review")
 @platform_admin_required
 def admin_review(org_id: int) -> Any:
+    """Approve or decline; a decline without a reason re-renders the queue (422) with the
+    message next to that organization's reason field and the typed text kept."""
     try:
         data = _form(schemas.ReviewSchema())
-        services.review_organization(db.session, utcnow(), current_user, org_id,
-                                     data["decision"] == "approve", data["note"])
-    except (ValidationError, Invalid) as exc:
-        db.session.rollback()
-        fields = field_errors(exc) if isinstance(exc, ValidationError) else exc.fields
-        for messages in fields.values():
-            for message in messages:
-                flash(str(message), "error")
+        services.review_organization(
+            db.session, utcnow(), current_user, org_id, data["decision"] == "approve", data["note"]
+        )
+    except ValidationError as exc:
+        errors = field_errors(exc)
+    except Invalid as exc:
+        errors = exc.fields
+    else:
+        db.session.commit()
+        flash(_("Decision saved."))
         return redirect(url_for("accounts.admin_organizations"))
-    db.session.commit()
-    flash(_("Decision saved."))
-    return redirect(url_for("accounts.admin_organizations"))
+    db.session.rollback()
+    return _organizations_page("pending", {org_id: errors}, {org_id: request.form.to_dict()}, 422)
 
 
 @bp.route("/admin/regulators", methods=["GET", "POST"])
@@ -267,8 +299,9 @@ def admin_regulators() -> Any:
         db.session.rollback()
         status = 422
     bodies = db.session.scalars(select(RegulatorBody).order_by(RegulatorBody.region_code)).all()
-    return render_template("accounts/admin_regulators.html", bodies=bodies, values=values,
-                           errors=errors), status
+    return render_template(
+        "accounts/admin_regulators.html", bodies=bodies, values=values, errors=errors
+    ), status
 
 
 @bp.route("/admin/regulators/<int:body_id>/users", methods=["GET", "POST"])
@@ -285,8 +318,9 @@ def admin_regulator_users(body_id: int) -> Any:
         values.pop("password", None)
         try:
             data = _form(schemas.RegulatorUserCreateSchema())
-            services.create_regulator_user(db.session, utcnow(), current_user, body, data,
-                                           _min_pw())
+            services.create_regulator_user(
+                db.session, utcnow(), current_user, body, data, _min_pw()
+            )
         except ValidationError as exc:
             errors = field_errors(exc)
         except Invalid as exc:
@@ -297,5 +331,6 @@ def admin_regulator_users(body_id: int) -> Any:
             return redirect(url_for("accounts.admin_regulator_users", body_id=body.id))
         db.session.rollback()
         status = 422
-    return render_template("accounts/admin_regulator_users.html", body=body, values=values,
-                           errors=errors), status
+    return render_template(
+        "accounts/admin_regulator_users.html", body=body, values=values, errors=errors
+    ), status

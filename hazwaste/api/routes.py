@@ -36,9 +36,20 @@ def _token_key() -> str:
 
 @bp.post("/auth/token")
 @limiter.limit(_token_limit, key_func=_token_key, deduct_when=lambda r: r.status_code == 401)
-@document("/api/v1/auth/token", "post", "Exchange e-mail and password for a bearer token",
-          tags=["auth"], request=TokenRequestSchema, response=TokenOutSchema, auth=False,
-          statuses={401: "Wrong e-mail or password", 429: "Too many failed attempts"})
+@document(
+    "/api/v1/auth/token",
+    "post",
+    "Exchange e-mail and password for a bearer token",
+    tags=["auth"],
+    request=TokenRequestSchema,
+    response=TokenOutSchema,
+    auth=False,
+    statuses={
+        201: "Token issued",
+        401: "Wrong e-mail or password",
+        429: "Too many failed attempts",
+    },
+)
 def token() -> Any:
     data = load_json(TokenRequestSchema())
     now = utcnow()
@@ -46,10 +57,16 @@ def token() -> Any:
     if user is None:
         db.session.rollback()
         return api_error(401, _("Wrong e-mail address or password."))
-    issued = account_services.issue_token(db.session, now, user, current_app.config["API_TOKEN_TTL"])
+    issued = account_services.issue_token(
+        db.session, now, user, current_app.config["API_TOKEN_TTL"]
+    )
     db.session.commit()
-    return ok(TokenOutSchema().dump(
-        {"token": issued.token, "token_type": "Bearer", "expires_at": issued.expires_at}), 201)
+    return ok(
+        TokenOutSchema().dump(
+            {"token": issued.token, "token_type": "Bearer", "expires_at": issued.expires_at}
+        ),
+        201,
+    )
 
 
 @bp.get("/openapi.json")
@@ -84,15 +101,22 @@ class WasteCodeQuerySchema(BaseSchema):
 
 @bp.get("/waste-codes")
 @token_required
-@document("/api/v1/waste-codes", "get",
-          "Search the catalogue in force (code, HW category or Chinese text)",
-          tags=["reference"], query=WasteCodeQuerySchema, response=WasteCodeOutSchema, many=True)
+@document(
+    "/api/v1/waste-codes",
+    "get",
+    "Search the catalogue in force (code, HW category or Chinese text)",
+    tags=["reference"],
+    query=WasteCodeQuerySchema,
+    response=WasteCodeOutSchema,
+    many=True,
+)
 def waste_codes() -> Any:
     args = load_query(WasteCodeQuerySchema())
     on_date = args["on"] or date.today()
     limit = max(1, min(int(args["limit"]), 500))
-    rows = catalog_services.search_waste_codes(db.session, args["q"], on_date, args["category"],
-                                               limit)
+    rows = catalog_services.search_waste_codes(
+        db.session, args["q"], on_date, args["category"], limit
+    )
     return ok(WasteCodeOutSchema(many=True).dump(rows), count=len(rows))
 
 
@@ -107,8 +131,13 @@ def can_view_organization(user: User, org: Organization) -> bool:
 
 @bp.get("/organizations/<int:org_id>")
 @token_required
-@document("/api/v1/organizations/{org_id}", "get", "One organization",
-          tags=["organizations"], response=OrganizationOutSchema)
+@document(
+    "/api/v1/organizations/{org_id}",
+    "get",
+    "One organization",
+    tags=["organizations"],
+    response=OrganizationOutSchema,
+)
 def organization(org_id: int) -> Any:
     org = db.session.get(Organization, org_id)
     if org is None or not can_view_organization(current_api_user(), org):

@@ -50,8 +50,22 @@ def document(
     """Record an endpoint for the OpenAPI document (``path`` in OpenAPI ``{param}`` form)."""
 
     def decorator(view: F) -> F:
-        OPERATIONS.append(Operation(path, method.lower(), summary, tags, request, response, many,
-                                    query, auth, idempotent, statuses or {}, content_type))
+        OPERATIONS.append(
+            Operation(
+                path,
+                method.lower(),
+                summary,
+                tags,
+                request,
+                response,
+                many,
+                query,
+                auth,
+                idempotent,
+                statuses or {},
+                content_type,
+            )
+        )
         return view
 
     return decorator
@@ -79,14 +93,25 @@ DEFAULT_STATUSES = {
 }
 
 
+def envelope(data: Any) -> dict[str, Any]:
+    """Every JSON success body is ``{"data": …}``, lists add ``"meta"`` (paging, counts)."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": data, "meta": {"type": "object", "additionalProperties": True}},
+    }
+
+
 def build_spec() -> dict[str, Any]:
     spec = APISpec(
         title="hazwaste API",
         version="1",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
-        info={"description": "Hazardous-waste electronic transfer manifests (电子转移联单). "
-                             "Quantities are decimal strings in kilograms."},
+        info={
+            "description": "Hazardous-waste electronic transfer manifests (电子转移联单). "
+            "Quantities are decimal strings in kilograms."
+        },
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", ERROR_SCHEMA)
@@ -96,7 +121,8 @@ def build_spec() -> dict[str, Any]:
         ok: dict[str, Any] = {"description": "OK"}
         if op.response is not None:
             schema: Any = op.response
-            body = {"type": "array", "items": schema} if op.many else schema
+            data = {"type": "array", "items": schema} if op.many else schema
+            body = data if op.content_type != "application/json" else envelope(data)
             ok["content"] = {op.content_type: {"schema": body}}
         elif op.content_type != "application/json":
             ok["content"] = {op.content_type: {"schema": {"type": "string", "format": "binary"}}}
@@ -110,26 +136,39 @@ def build_spec() -> dict[str, Any]:
                 "description": text,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
-        operation: dict[str, Any] = {"summary": op.summary, "tags": op.tags,
-                                     "responses": responses}
+        operation: dict[str, Any] = {"summary": op.summary, "tags": op.tags, "responses": responses}
         if op.auth:
             operation["security"] = [{"bearer": []}]
         params: list[dict[str, Any]] = []
         if op.query is not None:
             params.append({"in": "query", "schema": op.query})
         if op.idempotent:
-            params.append({"in": "header", "name": "Idempotency-Key", "required": False,
-                           "schema": {"type": "string", "maxLength": 200},
-                           "description": "A retry with the same key returns the first result."})
+            params.append(
+                {
+                    "in": "header",
+                    "name": "Idempotency-Key",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 200},
+                    "description": "A retry with the same key returns the first result.",
+                }
+            )
         for part in op.path.split("/"):
             if part.startswith("{"):
-                params.append({"in": "path", "name": part[1:-1], "required": True,
-                               "schema": {"type": "string"}})
+                params.append(
+                    {
+                        "in": "path",
+                        "name": part[1:-1],
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                )
         if params:
             operation["parameters"] = params
         if op.request is not None:
-            operation["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": op.request}}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": op.request}},
+            }
         paths.setdefault(op.path, {})[op.method] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

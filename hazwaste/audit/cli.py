@@ -16,7 +16,7 @@ def verify_command() -> None:
     """Verify the audit chain; exit 1 and name the first broken row if any was altered."""
     result = services.verify(db.session)
     if result.ok:
-        click.echo(f"OK: {result.checked} audit entries verified")
+        click.echo(f"OK: {result.checked} audit entries verified; head hash {result.head_hash}")
         return
     click.echo(
         f"BROKEN at audit entry {result.first_broken_id}: {result.reason} "

@@ -4,7 +4,9 @@ Each entry stores ``prev_hash`` (the hash of the entry before it) and ``hash`` =
 SHA-256 over ``prev_hash`` and its own canonical content. Appends lock the single
 ``audit_head`` row, so concurrent transactions extend the chain one after the other and the
 chain never forks (``prev_hash`` is also unique). Altering, deleting or reordering any row is
-found by :func:`verify`.
+found by :func:`verify`, except removing the newest entries *and* rewriting the head
+record to match: comparing :attr:`VerifyResult.head_hash` with a copy kept elsewhere (the
+CLI prints it) catches that too.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def _default(value: Any) -> Any:
 
 
 def canonical_json(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_default)
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
 
 
 def entry_hash(
@@ -120,20 +123,42 @@ class VerifyResult:
     checked: int
     first_broken_id: int | None = None
     reason: str = ""
+    #: Hash of the last entry: kept outside the database (a log, a print-out) it also
+    #: reveals the one change the chain alone cannot, dropping the newest entries together
+    #: with rewriting the head record.
+    head_hash: str = ""
 
 
-def _entries(session: Session) -> Iterator[AuditEntry]:
+def _entries(session: Session) -> Iterator[Any]:
+    """Every entry in id order, read as plain rows in batches.
+
+    Rows, not ORM objects: objects already in the caller's session (entries it recorded)
+    would come back from the identity map with the values they had when written, hiding a
+    change made in the database since; and the caller's other objects stay untouched.
+    """
+    columns = (
+        AuditEntry.id,
+        AuditEntry.prev_hash,
+        AuditEntry.hash,
+        AuditEntry.occurred_at,
+        AuditEntry.actor_user_id,
+        AuditEntry.action,
+        AuditEntry.object_type,
+        AuditEntry.object_id,
+        AuditEntry.payload,
+    )
     last_id = 0
     while True:
-        batch = session.scalars(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id)
+        batch = session.execute(
+            select(*columns)
+            .where(AuditEntry.id > last_id)
+            .order_by(AuditEntry.id)
             .limit(VERIFY_BATCH)
         ).all()
         if not batch:
             return
         yield from batch
         last_id = batch[-1].id
-        session.expunge_all()
 
 
 def verify(session: Session) -> VerifyResult:
@@ -156,7 +181,11 @@ def verify(session: Session) -> VerifyResult:
             return VerifyResult(False, checked, entry.id, "content does not match its hash")
         expected_prev = entry.hash
         checked += 1
-    head = session.get(AuditHead, HEAD_ID)
+    head = session.execute(
+        select(AuditHead.last_entry_id, AuditHead.last_hash).where(AuditHead.id == HEAD_ID)
+    ).first()
+    if head is None and checked:
+        return VerifyResult(False, checked, None, "the chain's head record is missing")
     if head is not None and head.last_hash != expected_prev:
         return VerifyResult(False, checked, head.last_entry_id, "the last entries were removed")
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, head_hash=expected_prev)

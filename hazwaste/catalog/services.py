@@ -47,7 +47,9 @@ class LoadReport:
         return dict(self.__dict__)
 
 
-def _upsert(session: Session, model: type[Any], key: dict[str, Any], values: dict[str, Any]) -> None:
+def _upsert(
+    session: Session, model: type[Any], key: dict[str, Any], values: dict[str, Any]
+) -> None:
     row = session.scalars(select(model).filter_by(**key)).one_or_none()
     if row is None:
         session.add(model(**key, **values))
@@ -65,8 +67,9 @@ def load_regions(session: Session, path: Path) -> int:
         parent = row["parent_code"] or None
         current = existing.get(row["code"])
         if current is None:
-            session.add(Region(code=row["code"], name=row["name"], level=row["level"],
-                               parent_code=parent))
+            session.add(
+                Region(code=row["code"], name=row["name"], level=row["level"], parent_code=parent)
+            )
         else:
             current.name, current.level, current.parent_code = row["name"], row["level"], parent
         if row["level"] == "province":
@@ -78,9 +81,17 @@ def load_regions(session: Session, path: Path) -> int:
 def load_methods(session: Session, path: Path) -> int:
     count = 0
     for row in _rows(path):
-        _upsert(session, TreatmentMethod, {"code": row["code"]},
-                {"kind": row["kind"], "name_zh": row["name_zh"], "name_en": row["name_en"],
-                 "note": row["note"]})
+        _upsert(
+            session,
+            TreatmentMethod,
+            {"code": row["code"]},
+            {
+                "kind": row["kind"],
+                "name_zh": row["name_zh"],
+                "name_en": row["name_en"],
+                "note": row["note"],
+            },
+        )
         count += 1
     session.flush()
     return count
@@ -88,20 +99,31 @@ def load_methods(session: Session, path: Path) -> int:
 
 def load_edition(session: Session, meta: dict[str, str], data_dir: Path) -> tuple[int, int]:
     code = meta["code"]
-    _upsert(session, CatalogEdition, {"code": code},
-            {"name": meta["name"], "decree": meta["decree"],
-             "effective_from": date.fromisoformat(meta["effective_from"]),
-             "source": meta["source"]})
+    _upsert(
+        session,
+        CatalogEdition,
+        {"code": code},
+        {
+            "name": meta["name"],
+            "decree": meta["decree"],
+            "effective_from": date.fromisoformat(meta["effective_from"]),
+            "source": meta["source"],
+        },
+    )
     session.flush()
-    existing = {w.code: w for w in session.scalars(
-        select(WasteCode).where(WasteCode.edition_code == code))}
+    existing = {
+        w.code: w for w in session.scalars(select(WasteCode).where(WasteCode.edition_code == code))
+    }
     categories: dict[str, str] = {}
     waste_count = 0
     for row in _rows(data_dir / meta["catalog_file"]):
         values = {
-            "category": row["category"], "category_name": row["category_name"],
-            "industry_source": row["industry_source"], "description": row["description"],
-            "hazard": row["hazard"], "hazard_raw": row["hazard_raw"],
+            "category": row["category"],
+            "category_name": row["category_name"],
+            "industry_source": row["industry_source"],
+            "description": row["description"],
+            "hazard": row["hazard"],
+            "hazard_raw": row["hazard_raw"],
         }
         categories.setdefault(row["category"], row["category_name"])
         current = existing.get(row["waste_code"])
@@ -118,13 +140,17 @@ def load_edition(session: Session, meta: dict[str, str], data_dir: Path) -> tupl
     exemption_count = 0
     if meta.get("exemptions_file"):
         for row in _rows(data_dir / meta["exemptions_file"]):
-            session.add(Exemption(
-                edition_code=code, item_no=int(row["item_no"]),
-                waste_code_or_category=row["waste_code_or_category"],
-                waste_name=row["waste_name"], exempt_stage=row["exempt_stage"],
-                exemption_condition=row["exemption_condition"],
-                exemption_content=row["exemption_content"],
-            ))
+            session.add(
+                Exemption(
+                    edition_code=code,
+                    item_no=int(row["item_no"]),
+                    waste_code_or_category=row["waste_code_or_category"],
+                    waste_name=row["waste_name"],
+                    exempt_stage=row["exempt_stage"],
+                    exemption_condition=row["exemption_condition"],
+                    exemption_content=row["exemption_content"],
+                )
+            )
             exemption_count += 1
     session.flush()
     return waste_count, exemption_count
@@ -153,8 +179,10 @@ def reference_data_loaded(session: Session) -> bool:
 def edition_on(session: Session, on_date: date) -> CatalogEdition | None:
     """The edition in force on ``on_date``: latest ``effective_from`` not after it."""
     return session.scalars(
-        select(CatalogEdition).where(CatalogEdition.effective_from <= on_date)
-        .order_by(CatalogEdition.effective_from.desc()).limit(1)
+        select(CatalogEdition)
+        .where(CatalogEdition.effective_from <= on_date)
+        .order_by(CatalogEdition.effective_from.desc())
+        .limit(1)
     ).first()
 
 
@@ -184,8 +212,13 @@ def search_waste_codes(
         stmt = stmt.where(WasteCode.category == category.upper())
     if q:
         compact = q.replace("-", "").replace(" ", "")
-        conditions = [WasteCode.description.contains(q), WasteCode.category_name.contains(q),
-                      WasteCode.industry_source.contains(q)]
+        # autoescape: "%" and "_" typed by a user are text, not LIKE wildcards. icontains:
+        # Latin letters (PCBs, HW11) match in any case on SQLite and PostgreSQL alike.
+        conditions = [
+            WasteCode.description.icontains(q, autoescape=True),
+            WasteCode.category_name.icontains(q, autoescape=True),
+            WasteCode.industry_source.icontains(q, autoescape=True),
+        ]
         if compact.isdigit():
             dashed = "-".join(filter(None, [compact[:3], compact[3:6], compact[6:8]]))
             conditions.append(WasteCode.code.startswith(dashed))
@@ -202,9 +235,13 @@ def categories(session: Session, on_date: date) -> list[WasteCategory]:
     edition = edition_on(session, on_date)
     if edition is None:
         return []
-    return list(session.scalars(
-        select(WasteCategory).where(WasteCategory.edition_code == edition.code)
-        .order_by(WasteCategory.code)))
+    return list(
+        session.scalars(
+            select(WasteCategory)
+            .where(WasteCategory.edition_code == edition.code)
+            .order_by(WasteCategory.code)
+        )
+    )
 
 
 def methods(session: Session) -> list[TreatmentMethod]:
@@ -229,12 +266,21 @@ def search_regions(session: Session, q: str, limit: int = 30) -> list[Region]:
     q = (q or "").strip()
     if not q:
         return []
-    stmt = select(Region).where(or_(Region.code.startswith(q), Region.name.contains(q)))
+    stmt = select(Region).where(
+        or_(Region.code.startswith(q, autoescape=True), Region.name.icontains(q, autoescape=True))
+    )
     return list(session.scalars(stmt.order_by(Region.code).limit(limit)))
 
 
 def exemptions_for(session: Session, code: str, category: str, edition: str) -> Iterable[Exemption]:
-    return session.scalars(select(Exemption).where(
-        Exemption.edition_code == edition,
-        or_(Exemption.waste_code_or_category.contains(code),
-            Exemption.waste_code_or_category == category)).order_by(Exemption.id))
+    return session.scalars(
+        select(Exemption)
+        .where(
+            Exemption.edition_code == edition,
+            or_(
+                Exemption.waste_code_or_category.contains(code),
+                Exemption.waste_code_or_category == category,
+            ),
+        )
+        .order_by(Exemption.id)
+    )
