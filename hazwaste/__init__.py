@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         documents,
         errors,
         i18n,
+        ledger,
         manifests,
         permits,
         reconciliation,
@@ -43,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     i18n.init_app(app)
     errors.init_app(app)
-    for domain in (web, accounts, catalog, permits, manifests, documents, reconciliation, audit, demo, api):
+    for domain in (web, accounts, catalog, permits, manifests, documents, reconciliation, audit, demo,
+                   ledger, api):
         domain.init_app(app)
     return app

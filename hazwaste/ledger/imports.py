@@ -22,6 +22,8 @@ from hazwaste.schemas import field_errors
 #: Largest accepted upload; 10,000 rows are about 1.5 MB.
 MAX_IMPORT_BYTES = 8 * 1024 * 1024
 MAX_IMPORT_ROWS = 20000
+#: Columns a file may leave out (blank for every row).
+OPTIONAL_COLUMNS = ("main_components", "harmful_components", "source_process")
 
 
 @dataclass
@@ -68,11 +70,7 @@ def parse_csv(raw: bytes) -> list[dict[str, str]]:
         raise Invalid(msg, {"file": [msg]})
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [
-        c
-        for c in CSV_COLUMNS
-        if c not in header and c not in ("main_components", "harmful_components", "source_process")
-    ]
+    missing = [c for c in CSV_COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
     if missing:
         msg = _("Missing columns: %(cols)s", cols=", ".join(missing))
         raise Invalid(msg, {"file": [msg]})
@@ -93,13 +91,19 @@ def import_containers(
     keyed by its line number in the file (the header is line 1)."""
     rows = parse_csv(raw)
     schema = ContainerSchema()
+    checker = services.WasteCodeChecker(session)
     loaded: list[dict[str, Any]] = []
     errors: dict[int, Any] = {}
     for index, row in enumerate(rows):
         try:
-            loaded.append(schema.load(row))
+            data = schema.load(row)
         except ValidationError as exc:
             errors[index + 2] = field_errors(exc)
+            continue
+        loaded.append(data)
+        # The catalogue and date rules too, so that one upload lists every problem.
+        if rule_errors := services.check_row(checker, data, today):
+            errors[index + 2] = rule_errors
     if not errors:
         try:
             return services.register_containers(session, now, user, loaded, today)

@@ -112,3 +112,13 @@ class MonthBalanceOutSchema(BaseSchema):
     shipped_kg = fields.Decimal(as_string=True)
     self_used_kg = fields.Decimal(as_string=True)
     closing_kg = fields.Decimal(as_string=True)
+
+
+class SummaryArgsSchema(BaseSchema):
+    """``year`` and ``month`` of a monthly summary; a missing one is the current month's."""
+
+    year = fields.Integer(load_default=None, validate=validate.Range(
+        min=2000, max=2100, error=N_("Give a year from 2000 to 2100.")))
+    month = fields.Integer(load_default=None, validate=validate.Range(
+        min=1, max=12, error=N_("Give a month from 1 to 12.")))
+    format = fields.String(load_default=None, validate=one_of(["csv", "xlsx"]))

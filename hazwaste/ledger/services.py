@@ -41,6 +41,8 @@ from hazwaste.ledger.models import (
 IN_STORE = (ContainerStatus.STORED, ContainerStatus.ASSIGNED)
 #: Rows inserted per statement in bulk registration.
 BULK_CHUNK = 1000
+#: Ids are 32-bit integers: a digit string longer than this is a code, never an id.
+MAX_ID_DIGITS = 9
 
 
 def producer_of(user: User) -> Organization:
@@ -172,7 +174,7 @@ def get_container(session: Session, user: User, key: str | int) -> Container:
     """A container by id or digital code, if the user may see it (its producer's staff, the
     parties of its manifest, regulators over the producer's region); ``NotFound`` otherwise."""
     text = str(key).strip().upper()
-    if text.isdigit() and len(text) < codes.CODE_LENGTH:
+    if text.isdigit() and len(text) <= MAX_ID_DIGITS:  # longer digit strings are codes
         container = session.get(Container, int(text))
     else:
         container = session.scalar(select(Container).where(Container.code == text))
