@@ -229,11 +229,6 @@ def test_ids_beyond_the_integer_range_are_404(app, client, ids):
         assert response.status_code == 404, (rule.rule, response.status_code)
 
 
-@pytest.mark.xfail(
-    reason="ledger.services.get_container reads any digit string shorter than "
-    "a container code as an id: a long number → 500 on PostgreSQL",
-    strict=False,
-)
 def test_long_numbers_in_text_parameters_are_not_500(app, client, ids):
     login(client, "producer@demo.test")
     headers = api_token(client, "producer@demo.test")
