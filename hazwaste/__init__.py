@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ledger,
         manifests,
         permits,
+        plans,
         reconciliation,
         web,
     )
@@ -45,6 +46,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     for domain in (web, accounts, catalog, permits, manifests, documents, reconciliation, audit, demo,
-                   ledger, api):
+                   ledger, plans, api):
         domain.init_app(app)
     return app
