@@ -63,3 +63,72 @@ def manifest_pdf(manifest_id: int) -> Any:
 @login_required
 def manifest_qr(manifest_id: int) -> Any:
     return qr_response(_issued(current_user, manifest_id))
+
+
+def _label_size() -> int:
+    from flask import request
+
+    from hazwaste.documents.labels import SIZES_MM
+
+    try:
+        size = int(request.args.get("size", "100"))
+    except ValueError:
+        size = 0
+    if size not in SIZES_MM:
+        from hazwaste.errors import Invalid
+
+        msg = _("Choose a label size of 100, 150 or 200 mm.")
+        raise Invalid(msg, {"size": [msg]})
+    return size
+
+
+def container_url(code: str) -> str:
+    from flask import current_app, url_for
+
+    base = current_app.config.get("PUBLIC_BASE_URL") or ""
+    path = url_for("ledger.container_by_code", code=code)
+    return (
+        base.rstrip("/") + path
+        if base
+        else url_for("ledger.container_by_code", code=code, _external=True)
+    )
+
+
+@bp.get("/containers/<key>/label.pdf")
+@login_required
+def container_label(key: str) -> Any:
+    """One HJ 1276 label (``?size=100|150|200``) for a container the user may see."""
+    from hazwaste.documents.labels import render_labels
+    from hazwaste.ledger import services as ledger
+
+    container = ledger.get_container(db.session, current_user, key)
+    body = render_labels([(container, container_url(container.code))], _label_size())
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="label-{container.code}.pdf"'
+    return response
+
+
+@bp.get("/containers/labels.pdf")
+@login_required
+def container_labels() -> Any:
+    """A printable A4 sheet of labels: ``?ids=1,2,3`` or, without ids, every container in
+    the producer's store."""
+    from flask import request
+
+    from hazwaste.documents.labels import render_labels
+    from hazwaste.ledger import services as ledger
+
+    ids = [part for part in request.args.get("ids", "").replace(" ", "").split(",") if part]
+    if ids:
+        containers = [ledger.get_container(db.session, current_user, key) for key in ids]
+    else:
+        producer = ledger.producer_of(current_user)
+        containers = ledger.containers_in_store(db.session, producer.id)
+    if not containers:
+        from hazwaste.errors import NotFound
+
+        raise NotFound(_("No containers to label."))
+    body = render_labels([(c, container_url(c.code)) for c in containers], _label_size())
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = 'inline; filename="labels.pdf"'
+    return response
