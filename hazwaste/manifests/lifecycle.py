@@ -111,6 +111,32 @@ GUARDS = {
 }
 
 
+def _driver_or_receiver(user: User, manifest: Manifest) -> bool:
+    return access.acts_as_driver(user, manifest) or access.acts_for_receiver(user, manifest)
+
+
+#: Which party performs each verb (the same checks the verbs make).
+PARTY_CHECKS = {
+    "submit": access.acts_for_producer,
+    "cancel": access.acts_for_producer,
+    "correct": access.acts_for_producer,
+    "pickup": access.acts_as_driver,
+    "deliver": _driver_or_receiver,
+    "receive": access.acts_for_receiver,
+    "dispose": access.acts_for_receiver,
+}
+
+
+def ensure_allowed(verb: str, manifest: Manifest, user: User) -> None:
+    """Raise what the verb would for the wrong party (``Forbidden``) or state (``Conflict``).
+
+    The API calls this before parsing the request body, so a wrong party or state is
+    reported as such (403/409) whatever the body holds. Advisory only: the verb checks again
+    and its conditional update decides any race.
+    """
+    _check(verb, manifest, user, PARTY_CHECKS[verb])
+
+
 def available_actions(manifest: Manifest, user: User) -> list[str]:
     """Verbs ``user`` may perform now, in lifecycle order (drives buttons and scan pages)."""
     actions = [verb for verb, guard in GUARDS.items() if guard(manifest, user)]
@@ -354,12 +380,7 @@ def deliver(
     Sets the receipt due date: :data:`RECEIPT_DUE_WORKING_DAYS` Chinese working days after
     the arrival day.
     """
-    _check(
-        "deliver",
-        manifest,
-        user,
-        lambda u, m: access.acts_as_driver(u, m) or access.acts_for_receiver(u, m),
-    )
+    _check("deliver", manifest, user, _driver_or_receiver)
     due, exact = add_working_days(local_date(now), RECEIPT_DUE_WORKING_DAYS)
     _transition(
         session,
