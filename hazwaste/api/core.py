@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -10,14 +12,14 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from hazwaste.accounts import services as account_services
 from hazwaste.accounts.models import User
 from hazwaste.api.models import IdempotencyRecord
 from hazwaste.db import utcnow
-from hazwaste.errors import Invalid, ServiceError, api_error
+from hazwaste.errors import Conflict, Invalid, ServiceError, api_error
 from hazwaste.extensions import db
 from hazwaste.schemas import field_errors
 
@@ -57,12 +59,18 @@ def token_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def load_json(schema: Schema, partial: bool = False) -> Any:
-    """Parse the JSON body with ``schema``; a malformed body or bad field → 422 with fields."""
+def load_json(schema: Schema, partial: bool = False, base: dict[str, Any] | None = None) -> Any:
+    """Parse the JSON body with ``schema``; a malformed body or bad field → 422 with fields.
+
+    ``base`` holds current values the body's keys override (a PATCH that changes only the
+    fields it names); the body must then be a JSON object.
+    """
     payload = request.get_json(silent=True)
-    if payload is None:
+    if payload is None or (base is not None and not isinstance(payload, dict)):
         msg = _("The request body must be a JSON object.")
         raise Invalid(msg, {"_schema": [msg]})
+    if base is not None:
+        payload = {**base, **payload}
     try:
         return schema.load(payload, partial=partial)
     except ValidationError as exc:
@@ -76,19 +84,105 @@ def load_query(schema: Schema) -> Any:
         raise Invalid(_("Some query parameters are not valid."), field_errors(exc)) from exc
 
 
+# -- idempotency -------------------------------------------------------------------------------
+
+#: ``IdempotencyRecord.status`` of a key whose request is still running.
+PENDING = 0
+#: How long a retry waits for a first request with the same key that is still running.
+IDEMPOTENCY_WAIT_S = 5.0
+
+
 def _request_fingerprint() -> str:
+    """Method, path and body; a JSON body in canonical form (key order, spacing don't count)."""
     body = request.get_data() or b""
+    parsed = request.get_json(silent=True)
+    if parsed is not None:
+        body = json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(
         request.method.encode() + b" " + request.path.encode() + b"\n" + body
     ).hexdigest()
 
 
-def idempotent(view: F) -> F:
-    """Honour ``Idempotency-Key``: the first result for a (user, key) is stored and replayed.
+def _stored(user_id: int, key: str) -> IdempotencyRecord | None:
+    return db.session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
+    )
 
-    A retry with the same key and the same request returns the stored status and body; the
-    same key with a different request is a 422. Failed requests (4xx/5xx) are not stored,
-    so a corrected retry can succeed. Without the header the view runs normally.
+
+def _finished(user_id: int, key: str) -> IdempotencyRecord | None:
+    """The stored result for the key, waiting a little while a first request still runs."""
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
+    while True:
+        stored = _stored(user_id, key)
+        if stored is None or stored.status != PENDING:
+            return stored
+        # End the transaction before waiting: on SQLite it holds the write lock the first
+        # request needs to finish.
+        db.session.rollback()
+        if time.monotonic() > deadline:
+            raise Conflict(
+                _("A request with this Idempotency-Key is still running; retry in a moment.")
+            )
+        time.sleep(0.1)
+
+
+def _reserve(user_id: int, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """Insert the key as pending in the request's transaction; None if it already exists.
+
+    On PostgreSQL a concurrent request with the same key waits here on the unique index until
+    the first one commits (then this one replays its result) or rolls back (then it runs).
+    """
+    record = IdempotencyRecord(
+        user_id=user_id,
+        key=key,
+        request_hash=fingerprint,
+        status=PENDING,
+        body="",
+        created_at=utcnow(),
+    )
+    db.session.add(record)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return record
+
+
+def _fill(record: IdempotencyRecord, response: Response) -> None:
+    record.status = response.status_code
+    record.body = response.get_data(as_text=True)
+
+
+def _discard(record: IdempotencyRecord) -> None:
+    """Forget the pending key of a failed request, so a corrected retry can run."""
+    record_id = record.id
+    db.session.rollback()  # drops the reservation with everything else the request did
+    if inspect(record).persistent:
+        # A view that commits by itself committed the reservation before failing.
+        db.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.id == record_id, IdempotencyRecord.status == PENDING
+            )
+        )
+        db.session.commit()
+
+
+def idempotent(view: F) -> F:
+    """Honour ``Idempotency-Key``: the first successful result for a (user, key) is replayed.
+
+    A retry with the same key and the same request (method, path, JSON body) gets the stored
+    status and body with ``Idempotent-Replayed: true`` and changes nothing; the same key with
+    a different request is a 422. Failed requests (4xx/5xx) are not stored, so a corrected
+    retry with the same key can succeed. Without the header the view runs normally.
+
+    The key is reserved (a pending row) before the view runs. Views that end with
+    :func:`commit` store their result in the same transaction as their change, so no retry
+    can ever see the change without its result (and answer 409 instead of replaying); a
+    concurrent retry waits for the first request and replays it. Views that commit by
+    themselves get their result stored in a second commit right after.
     """
 
     @wraps(view)
@@ -99,42 +193,49 @@ def idempotent(view: F) -> F:
         if len(key) > IDEMPOTENCY_KEY_MAX:
             msg = _("At most %(n)s characters.", n=IDEMPOTENCY_KEY_MAX)
             raise Invalid(msg, {"Idempotency-Key": [msg]})
-        user = current_api_user()
+        user_id = current_api_user().id
         fingerprint = _request_fingerprint()
-        stored = db.session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key
-            )
-        )
-        if stored is not None:
-            return _replay(stored, fingerprint)
-        response = current_app.make_response(view(*args, **kwargs))
-        if response.status_code < 400:
-            db.session.add(
-                IdempotencyRecord(
-                    user_id=user.id,
-                    key=key,
-                    request_hash=fingerprint,
-                    status=response.status_code,
-                    body=response.get_data(as_text=True),
-                    created_at=utcnow(),
-                )
-            )
-            try:
-                db.session.commit()
-            except IntegrityError:
-                # A concurrent retry with the same key stored its result first: replay that.
-                db.session.rollback()
-                stored = db.session.scalar(
-                    select(IdempotencyRecord).where(
-                        IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key
-                    )
-                )
-                if stored is not None:
-                    return _replay(stored, fingerprint)
+        record = None
+        while record is None:
+            stored = _finished(user_id, key)
+            if stored is not None:
+                return _replay(stored, fingerprint)
+            # Lost the race to reserve the key: the other request's result is found above.
+            record = _reserve(user_id, key, fingerprint)
+        g.idempotency_record = record
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except BaseException:
+            g.pop("idempotency_record", None)
+            _discard(record)
+            raise
+        if g.pop("idempotency_record", None) is None:
+            return response  # the view stored its result with commit()
+        if response.status_code >= 400:
+            _discard(record)
+            return response
+        _fill(record, response)
+        db.session.commit()
         return response
 
     return wrapped  # type: ignore[return-value]
+
+
+def commit(response: Any) -> Response:
+    """Commit the request's work once and return ``response`` (any Flask view return value).
+
+    Under an ``Idempotency-Key`` a successful response is stored in the same transaction as
+    the change it reports; an error response un-reserves the key.
+    """
+    result = current_app.make_response(response)
+    record = g.pop("idempotency_record", None)
+    if record is not None:
+        if result.status_code < 400:
+            _fill(record, result)
+        else:
+            db.session.delete(record)
+    db.session.commit()
+    return result
 
 
 def _replay(stored: IdempotencyRecord, fingerprint: str) -> Response:
