@@ -1,17 +1,36 @@
-"""Manifest endpoints of the JSON API: the same services and schemas as the pages.
+"""Manifest endpoints of the JSON API: the same services, verbs and schemas as the pages.
 
-Every state change accepts ``Idempotency-Key``; wrong state → 409 with the current status,
-not visible → 404, visible but not this party's action → 403, invalid → 422 with fields.
+Every success body is ``{"data": …}`` (lists add ``"meta"``: page, per_page, total, pages);
+quantities are decimal strings in kg. Errors are ``{"error": {"code", "message", "fields"}}``:
+
+- 401 without a valid bearer token;
+- 404 when the manifest does not exist *or* is not visible to the user (drafts are visible
+  to the producer's office staff only; regulators see manifests touching their
+  jurisdiction), so existence never leaks;
+- 403 when the user sees the manifest but the action is not its party's;
+- 409 when the manifest is in the wrong state; ``error.status`` is the current status;
+- 422 with ``fields`` (nested like the body: ``fields.lines.0.loaded_qty``) for invalid data.
+
+Every POST and PATCH accepts ``Idempotency-Key``: a retry returns the first successful
+result (header ``Idempotent-Replayed: true``), see :func:`hazwaste.api.core.idempotent`.
+Each request commits once, through :func:`hazwaste.api.core.commit`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app
+from flask_babel import gettext as _
+from marshmallow import Schema
+from sqlalchemy.orm import Session, selectinload
 
+from hazwaste.accounts.models import User
 from hazwaste.api.core import (
     bp,
+    commit,
     current_api_user,
     idempotent,
     load_json,
@@ -22,8 +41,11 @@ from hazwaste.api.core import (
 )
 from hazwaste.api.spec import document
 from hazwaste.db import utcnow
+from hazwaste.errors import Conflict, Forbidden
 from hazwaste.extensions import db
-from hazwaste.manifests import lifecycle, services
+from hazwaste.ledger import services as ledger
+from hazwaste.manifests import access, lifecycle, services
+from hazwaste.manifests.models import Manifest, ManifestStatus
 from hazwaste.manifests.schemas import (
     CancelSchema,
     CorrectionSchema,
@@ -37,14 +59,24 @@ from hazwaste.manifests.schemas import (
     ReceiptSchema,
 )
 from hazwaste.pagination import paginate
+from hazwaste.permits.models import Driver
 
 TAGS = ["manifests"]
-CONFLICT = {409: "Wrong state for this action; `status` gives the current one"}
+CONFLICT = {409: "Wrong state for this action; `error.status` is the current status"}
+ONE = "/api/v1/manifests/{manifest_id}"
+
+Verb = Callable[[Session, datetime, Manifest, User, Any], Manifest]
 
 
-def _out(manifest: Any) -> dict[str, Any]:
-    db.session.refresh(manifest)
+def _out(manifest: Manifest) -> dict[str, Any]:
+    """The manifest as stored: flushed and reloaded, so quantities read back exact to the gram
+    (as ``1248.500``) — the same body before the commit as a later GET returns."""
+    db.session.flush()
+    db.session.expire_all()
     return dict(ManifestOutSchema().dump(manifest))
+
+
+# -- drafts ------------------------------------------------------------------------------------
 
 
 @bp.post("/manifests")
@@ -53,18 +85,17 @@ def _out(manifest: Any) -> dict[str, Any]:
 @document(
     "/api/v1/manifests",
     "post",
-    "Create a draft manifest",
+    "Create a draft manifest for the user's producer organization",
     tags=TAGS,
     request=ManifestDraftSchema,
     response=ManifestOutSchema,
     idempotent=True,
-    statuses={201: "Created"},
+    statuses={201: "Created", 403: "Only staff of an approved producer create manifests"},
 )
-def create() -> Any:
+def create_manifest() -> Response:
     data = load_json(ManifestDraftSchema())
     manifest = service_call(services.create_draft, db.session, utcnow(), current_api_user(), data)
-    db.session.commit()
-    return ok(_out(manifest), 201)
+    return commit(ok(_out(manifest), 201))
 
 
 @bp.get("/manifests")
@@ -72,13 +103,15 @@ def create() -> Any:
 @document(
     "/api/v1/manifests",
     "get",
-    "Manifests visible to the user (filters, pages)",
+    "Manifests visible to the user, newest first: filter by status, planned date "
+    "(date_from/date_to), counterpart organization, waste code, number prefix (q); "
+    "`meta` gives page, per_page, total, pages",
     tags=TAGS,
     query=ListArgsSchema,
     response=ManifestOutSchema,
     many=True,
 )
-def index() -> Any:
+def list_manifests() -> Any:
     args = load_query(ListArgsSchema())
     filters = services.ManifestFilters(
         status=args["status"],
@@ -91,146 +124,231 @@ def index() -> Any:
     per_page = min(
         args["per_page"] or current_app.config["PAGE_SIZE"], current_app.config["PAGE_SIZE_MAX"]
     )
-    page = paginate(
-        db.session, services.list_query(current_api_user(), filters), args["page"], per_page
+    # Load what the output shows in a few queries instead of several per manifest.
+    stmt = services.list_query(current_api_user(), filters).options(
+        selectinload(Manifest.lines),
+        selectinload(Manifest.producer),
+        selectinload(Manifest.carrier),
+        selectinload(Manifest.receiver),
+        selectinload(Manifest.vehicle),
+        selectinload(Manifest.driver).selectinload(Driver.user),
     )
+    page = paginate(db.session, stmt, args["page"], per_page)
     return ok(ManifestOutSchema(many=True).dump(page.items), **page.meta())
 
 
-@bp.get("/manifests/<key>")
+@bp.get("/manifests/<number_or_id>")
 @token_required
 @document(
-    "/api/v1/manifests/{key}",
+    "/api/v1/manifests/{number_or_id}",
     "get",
-    "One manifest, by id or 14-digit number",
+    "One manifest, by id or by its 14-digit number",
     tags=TAGS,
     response=ManifestOutSchema,
 )
-def show(key: str) -> Any:
-    return ok(ManifestOutSchema().dump(services.get_visible(db.session, current_api_user(), key)))
+def get_manifest(number_or_id: str) -> Any:
+    manifest = services.get_visible(db.session, current_api_user(), number_or_id)
+    return ok(ManifestOutSchema().dump(manifest))
+
+
+def _draft_values(manifest: Manifest) -> dict[str, Any]:
+    """The draft as a :class:`ManifestDraftSchema` body, for a PATCH to override.
+
+    Lines built from the chosen containers come first on the manifest (one per waste code,
+    see ``services._draft_lines``) and are rebuilt from ``container_ids``, so they are not
+    repeated as typed lines. Typed quantities keep the unit they were typed in.
+    """
+    containers = ledger.manifest_containers(db.session, manifest.id)
+    from_containers = len({c.waste_code for c in containers})
+    return {
+        "carrier_id": manifest.carrier_id,
+        "receiver_id": manifest.receiver_id,
+        "vehicle_id": manifest.vehicle_id,
+        "driver_id": manifest.driver_id,
+        "planned_date": manifest.planned_date.isoformat(),
+        "emergency_measures": manifest.emergency_measures,
+        "container_ids": [c.id for c in containers],
+        "lines": [
+            {
+                "waste_code": ln.waste_code,
+                "waste_name": ln.waste_name,
+                "physical_form": ln.physical_form.value,
+                "hazards": ln.hazard_list,
+                "packaging": ln.packaging,
+                "container_count": ln.container_count,
+                "declared_qty": format(
+                    (
+                        ln.declared_kg / 1000 if ln.declared_unit == "t" else ln.declared_kg
+                    ).normalize(),
+                    "f",
+                ),
+                "declared_unit": ln.declared_unit,
+            }
+            for ln in manifest.lines[from_containers:]
+        ],
+    }
 
 
 @bp.patch("/manifests/<int:manifest_id>")
 @token_required
 @idempotent
 @document(
-    "/api/v1/manifests/{manifest_id}",
+    ONE,
     "patch",
-    "Change a draft (fields not given keep their value; `lines` replaces all lines)",
+    "Change a draft. Partial: top-level fields not sent keep their value; `lines` (the "
+    "typed lines) and `container_ids`, when sent, replace the whole list. The merged draft "
+    "is validated like a new one",
     tags=TAGS,
     request=ManifestDraftSchema,
     response=ManifestOutSchema,
     idempotent=True,
-    statuses=CONFLICT,
+    statuses={403: "Only the producer's office staff edit drafts", **CONFLICT},
 )
-def patch(manifest_id: int) -> Any:
+def patch_manifest(manifest_id: int) -> Response:
     user = current_api_user()
     manifest = services.get_visible(db.session, user, manifest_id)
-    current = ManifestDraftSchema().dump(
-        {
-            "carrier_id": manifest.carrier_id,
-            "receiver_id": manifest.receiver_id,
-            "vehicle_id": manifest.vehicle_id,
-            "driver_id": manifest.driver_id,
-            "planned_date": manifest.planned_date,
-            "emergency_measures": manifest.emergency_measures,
-            "lines": [],
-            "container_ids": [],
-        }
-    )
-    current["lines"] = [
-        {
-            "waste_code": ln.waste_code,
-            "waste_name": ln.waste_name,
-            "physical_form": ln.physical_form.value,
-            "hazards": ln.hazard_list,
-            "packaging": ln.packaging,
-            "container_count": ln.container_count,
-            "declared_qty": str(ln.declared_kg),
-            "declared_unit": "kg",
-        }
-        for ln in manifest.lines
-    ]
-    from flask import request
-
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return load_json(ManifestDraftSchema())  # raises the uniform 422
-    from marshmallow import ValidationError
-
-    from hazwaste.errors import Invalid
-    from hazwaste.schemas import field_errors
-
-    try:
-        data = ManifestDraftSchema().load({**current, **body})
-    except ValidationError as exc:
-        raise Invalid("", field_errors(exc)) from exc
+    # Party and state before the body, so a wrong one is a 403/409 whatever was sent.
+    if not access.acts_for_producer(user, manifest):
+        raise Forbidden()
+    if manifest.status is not ManifestStatus.DRAFT:
+        raise Conflict(
+            _("Only drafts can be edited; use a correction after submission."),
+            status=manifest.status.value,
+        )
+    data = load_json(ManifestDraftSchema(), base=_draft_values(manifest))
     service_call(services.update_draft, db.session, utcnow(), user, manifest, data)
-    db.session.commit()
-    return ok(_out(manifest))
+    return commit(ok(_out(manifest)))
 
 
-def _action(manifest_id: int, verb: Any, schema: Any = None) -> Any:
+# -- lifecycle verbs ---------------------------------------------------------------------------
+
+
+def _act(manifest_id: int, verb: str, schema: type[Schema] | None, run: Verb) -> Response:
+    """Visible (404) → this party's action (403) → right state (409) → valid body (422) →
+    the verb (which checks party and state again and decides races) → one commit."""
     user = current_api_user()
     manifest = services.get_visible(db.session, user, manifest_id)
-    data = load_json(schema()) if schema is not None else None
-    now = utcnow()
-    if verb is lifecycle.submit:
-        service_call(verb, db.session, now, manifest, user)
-    elif verb is lifecycle.cancel:
-        assert data is not None  # CancelSchema always given for cancel
-        service_call(verb, db.session, now, manifest, user, data["reason"])
-    else:
-        service_call(verb, db.session, now, manifest, user, data)
-    db.session.commit()
-    return ok(_out(manifest))
+    lifecycle.ensure_allowed(verb, manifest, user)
+    data = load_json(schema()) if schema is not None else {}
+    service_call(run, db.session, utcnow(), manifest, user, data)
+    return commit(ok(_out(manifest)))
 
 
-def _register(name: str, verb: Any, schema: Any, summary: str) -> None:
-    def view(manifest_id: int) -> Any:
-        return _action(manifest_id, verb, schema)
-
-    view.__name__ = f"manifest_{name}"
-    decorated = document(
-        f"/api/v1/manifests/{{manifest_id}}/{name}",
+def _action_doc(name: str, summary: str, schema: type[Schema] | None) -> Any:
+    return document(
+        f"{ONE}/{name}",
         "post",
         summary,
         tags=TAGS,
         request=schema,
         response=ManifestOutSchema,
         idempotent=True,
-        statuses=CONFLICT,
-    )(idempotent(view))
-    bp.add_url_rule(
-        f"/manifests/<int:manifest_id>/{name}",
-        view.__name__,
-        token_required(decorated),
-        methods=["POST"],
+        statuses={403: "Not this party's action", **CONFLICT},
     )
 
 
-for _name, _verb, _schema, _summary in (
-    ("submit", lifecycle.submit, None, "Validate, number and issue a draft"),
-    ("pickup", lifecycle.pickup, PickupSchema, "Driver's pickup: vehicle, weights, GPS, scans"),
-    ("delivery", lifecycle.deliver, DeliverySchema, "Arrival at the receiver's gate"),
-    ("receipt", lifecycle.receive, ReceiptSchema, "Weighbridge quantities and decisions"),
-    ("disposal", lifecycle.dispose, DisposalSchema, "Utilisation or disposal per line"),
-    ("cancel", lifecycle.cancel, CancelSchema, "Cancel before pickup, with a reason"),
-    ("correction", lifecycle.correct, CorrectionSchema, "A reasoned correction after submit"),
-):
-    _register(_name, _verb, _schema, _summary)
+@bp.post("/manifests/<int:manifest_id>/submit")
+@token_required
+@idempotent
+@_action_doc(
+    "submit",
+    "Producer: validate the whole draft (every problem in `fields`), allocate its number "
+    "and issue it. No body",
+    None,
+)
+def submit_manifest(manifest_id: int) -> Response:
+    return _act(
+        manifest_id, "submit", None, lambda s, now, m, u, _data: lifecycle.submit(s, now, m, u)
+    )
 
 
-@bp.get("/manifests/<int:manifest_id>/events")
+@bp.post("/manifests/<int:manifest_id>/pickup")
+@token_required
+@idempotent
+@_action_doc(
+    "pickup",
+    "Carrier's driver: vehicle, loaded quantity per line (kg, or t with unit), position "
+    "or position_note, scanned container codes → in_transit",
+    PickupSchema,
+)
+def pickup_manifest(manifest_id: int) -> Response:
+    return _act(manifest_id, "pickup", PickupSchema, lifecycle.pickup)
+
+
+@bp.post("/manifests/<int:manifest_id>/delivery")
+@token_required
+@idempotent
+@_action_doc(
+    "delivery",
+    "Driver or receiver: arrival at the receiver's gate → delivered (sets the receipt due date)",
+    DeliverySchema,
+)
+def deliver_manifest(manifest_id: int) -> Response:
+    return _act(manifest_id, "deliver", DeliverySchema, lifecycle.deliver)
+
+
+@bp.post("/manifests/<int:manifest_id>/receipt")
+@token_required
+@idempotent
+@_action_doc(
+    "receipt",
+    "Receiver: weighbridge quantity and decision per line → received (rejected when every "
+    "line is rejected)",
+    ReceiptSchema,
+)
+def receive_manifest(manifest_id: int) -> Response:
+    return _act(manifest_id, "receive", ReceiptSchema, lifecycle.receive)
+
+
+@bp.post("/manifests/<int:manifest_id>/disposal")
+@token_required
+@idempotent
+@_action_doc(
+    "disposal",
+    "Receiver: method (within the licence), quantity and date per line → completed when "
+    "every accepted line is disposed of",
+    DisposalSchema,
+)
+def dispose_manifest(manifest_id: int) -> Response:
+    return _act(manifest_id, "dispose", DisposalSchema, lifecycle.dispose)
+
+
+@bp.post("/manifests/<int:manifest_id>/cancel")
+@token_required
+@idempotent
+@_action_doc("cancel", "Producer: cancel before pickup, with a reason", CancelSchema)
+def cancel_manifest(manifest_id: int) -> Response:
+    return _act(
+        manifest_id,
+        "cancel",
+        CancelSchema,
+        lambda s, now, m, u, data: lifecycle.cancel(s, now, m, u, data["reason"]),
+    )
+
+
+@bp.post("/manifests/<int:manifest_id>/correction")
+@token_required
+@idempotent
+@_action_doc(
+    "correction",
+    "Producer: a reasoned correction after submission (date, vehicle, driver, emergency "
+    "measures, line names/packaging/counts/quantities), recorded as an event all parties see",
+    CorrectionSchema,
+)
+def correct_manifest(manifest_id: int) -> Response:
+    return _act(manifest_id, "correct", CorrectionSchema, lifecycle.correct)
+
+
+@bp.get("/manifests/<number_or_id>/events")
 @token_required
 @document(
-    "/api/v1/manifests/{manifest_id}/events",
+    "/api/v1/manifests/{number_or_id}/events",
     "get",
-    "The hand-off timeline",
+    "The timeline: every hand-off and change with who, when, where and quantities",
     tags=TAGS,
     response=EventOutSchema,
     many=True,
 )
-def events(manifest_id: int) -> Any:
-    manifest = services.get_visible(db.session, current_api_user(), manifest_id)
+def manifest_events(number_or_id: str) -> Any:
+    manifest = services.get_visible(db.session, current_api_user(), number_or_id)
     return ok(EventOutSchema(many=True).dump(manifest.events))
