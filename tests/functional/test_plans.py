@@ -145,7 +145,8 @@ def test_licence_not_covering_the_code_on_1_january_warns(session, now, demo):
     result = services.save_plan(session, now, user, with_receiver(demo, waste_code="841-001-01"))
     assert result.created
     assert result.warnings and "841-001-01" in result.warnings[0]
-    assert f"1 January {YEAR}" in result.warnings[0]
+    # Services outside a request speak the default language (zh_CN).
+    assert f"{YEAR} 年 1 月 1 日" in result.warnings[0] and "841-001-01" in result.warnings[0]
     # The incinerator covers HW01 on 1 January 2026 but its licence ends in December 2026.
     incinerator = demo.orgs["receiver2"].id
     ok = services.save_plan(
@@ -259,7 +260,7 @@ def test_import_reports_duplicates_and_missing_receiver(session, now, demo):
     with pytest.raises(Invalid) as exc:
         services.import_plans(session, now, demo.users["producer"], csv_bytes(rows))
     errors = exc.value.fields["rows"]
-    assert "line 2" in errors[3]["waste_code"][0]
+    assert "第 2 行" in errors[3]["waste_code"][0]  # default language zh_CN outside a request
     assert "intended_receiver_uscc" in errors[4]
 
 
