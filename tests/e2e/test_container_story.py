@@ -35,7 +35,8 @@ def test_containers_label_manifest_and_loading_check(browser: Any, live_server: 
         page.select_option("#f-packaging_type", "drum")
         page.fill("#f-net_weight_kg", weight)
         page.fill("#f-generation_date", local_date(utcnow()).isoformat())
-        page.click("text=Register the container")
+        with page.expect_navigation():
+            page.click("text=Register the container")
         page.wait_for_load_state("networkidle")
         code = page.text_content("code.container-code") or ""
         assert re.fullmatch(r"[0-9A-Z]{37}", code.strip()), page.content()[:2000]
@@ -56,7 +57,8 @@ def test_containers_label_manifest_and_loading_check(browser: Any, live_server: 
     page.fill("#f-emergency_measures", "泄漏时围堵并报告。")
     for code in codes:
         page.check(f"tr:has-text('{code}') input[name=container_ids]")
-    page.click("button[value=submit]")
+    with page.expect_navigation():
+        page.click("button[value=submit]")
     page.wait_for_load_state("networkidle")
     assert re.search(r"Manifest \d{14}", page.text_content("h1") or ""), page.content()[:2000]
     assert "355.5" in page.content().replace(",", "")  # 180.5 + 175 kg on one line
@@ -70,12 +72,15 @@ def test_containers_label_manifest_and_loading_check(browser: Any, live_server: 
     page = phone.new_page()
     _login(page, live_server, "driver@demo.test", f"/manifests/{manifest_id}")
     page.goto(f"{live_server}/manifests/{manifest_id}")
-    page.click("text=Open the scan page to act")
+    with page.expect_navigation():
+        page.click("text=Open the scan page to act")
     page.fill("#s-load-0", "356")
     page.fill("#s-codes", codes[0])  # one container missing: blocked
-    page.click("text=Confirm pickup")
+    with page.expect_navigation():
+        page.click("text=Confirm pickup")
     assert "Not scanned (1)" in page.content() and codes[1] in page.content()
     page.fill("#s-codes", "\n".join(codes))
-    page.click("text=Confirm pickup")
+    with page.expect_navigation():
+        page.click("text=Confirm pickup")
     assert "Pickup recorded." in page.content()
     phone.close()

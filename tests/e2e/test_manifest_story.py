@@ -48,7 +48,8 @@ def test_producer_fills_and_submits_manifest(browser: Any, live_server: str, tmp
     page.fill("#l0-qty", "1500")
     assert page.is_checked("input[name='lines-0-hazards'][value='T']")  # prefilled from code
     page.screenshot(path=str(tmp_path / "form.png"), full_page=True)
-    page.click("button[value=submit]")
+    with page.expect_navigation():
+        page.click("button[value=submit]")
     page.wait_for_load_state("networkidle")
     heading = page.text_content("h1") or ""
     assert re.search(r"Manifest \d{14}", heading), page.content()[:3000]
@@ -100,9 +101,11 @@ def test_driver_and_receiver_complete_the_manifest(
     page.wait_for_function("document.querySelector('[name=latitude]').value !== ''")
     page.screenshot(path=str(tmp_path / "driver.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll
-    page.click("text=Confirm pickup")
+    with page.expect_navigation():
+        page.click("text=Confirm pickup")
     assert "Pickup recorded." in page.content()
-    page.click("text=Confirm arrival")
+    with page.expect_navigation():
+        page.click("text=Confirm arrival")
     assert "Arrival recorded." in page.content()
     phone.close()
 
@@ -111,12 +114,15 @@ def test_driver_and_receiver_complete_the_manifest(
     _login(page, live_server, "receiver@demo.test", path)
     page.goto(f"{live_server}{path}")
     page.fill("#r-qty-0", "1490")
-    page.click("text=Show the discrepancies")
+    with page.expect_navigation():
+        page.click("text=Show the discrepancies")
     assert "-6.5" in page.content()  # received − loaded, computed before confirming
-    page.click("text=Confirm receipt")
+    with page.expect_navigation():
+        page.click("text=Confirm receipt")
     assert "Receipt recorded." in page.content()
     page.fill("#d-d-0", local_date(utcnow()).isoformat())
-    page.click("text=Record disposal")
+    with page.expect_navigation():
+        page.click("text=Record disposal")
     assert "Disposal recorded." in page.content()
     page.goto(f"{live_server}/manifests/{manifest.id}")
     assert "Completed" in (page.text_content(".badge") or "")
