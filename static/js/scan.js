@@ -1,12 +1,19 @@
-// Scan pages: fill the position fields from the phone's GPS (the forms work without it and
-// say why there is no position), count scanned containers, scan them with the camera where
-// the browser has a barcode detector. No framework, no network calls.
+// Scan pages, progressive enhancement only: every form works without this file.
+// - fills the hidden position fields from the phone's GPS, or says why there is none
+//   (position_note: denied / unavailable / timeout / unsupported);
+// - receipt: shows received − loaded live and hides the rejection fields a decision does
+//   not need (the server computes the discrepancy again; this is only a preview);
+// - pickup: counts scanned containers and scans them with the camera where the browser
+//   has a barcode detector. No framework, no network calls.
 (function () {
   "use strict";
-  document.querySelectorAll("form[data-geo]").forEach(function (form) {
+  var $$ = function (root, sel) { return Array.prototype.slice.call(root.querySelectorAll(sel)); };
+
+  $$(document, "form[data-geo]").forEach(function (form) {
     var note = form.querySelector("[data-gps]");
     var set = function (name, value) { var el = form.querySelector("[name=" + name + "]"); if (el) el.value = value; };
     if (!("geolocation" in navigator)) { set("position_note", "unsupported"); return; }
+    // Until the phone answers, a submitted form says the position was not available.
     set("position_note", "unavailable");
     if (note) note.textContent = note.dataset.wait;
     navigator.geolocation.getCurrentPosition(function (pos) {
@@ -19,6 +26,35 @@
       set("position_note", error.code === 1 ? "denied" : error.code === 3 ? "timeout" : "unavailable");
       if (note) note.textContent = error.code === 1 ? note.dataset.denied : note.dataset.none;
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+  });
+
+  $$(document, "form[data-receipt]").forEach(function (form) {
+    var unit = form.querySelector("[data-unit]");
+    var gaps = function () {
+      $$(form, "[data-loaded]").forEach(function (input) {
+        var out = input.parentNode.querySelector("[data-gap]");
+        var loaded = parseFloat(input.dataset.loaded);
+        var typed = parseFloat(input.value.replace(/,/g, ""));
+        if (!out) return;
+        if (isNaN(loaded) || isNaN(typed)) { out.textContent = ""; return; }
+        var kg = unit && unit.value === "t" ? typed * 1000 : typed;
+        var gap = Math.round((kg - loaded) * 1000) / 1000;
+        out.textContent = out.dataset.text + ": " + gap + " kg" + (loaded ? " (" + (gap * 100 / loaded).toFixed(2) + " %)" : "");
+      });
+    };
+    var decisions = function () {
+      $$(form, "[data-decision]").forEach(function (select) {
+        $$(select.closest("fieldset"), "[data-when]").forEach(function (box) {
+          box.hidden = box.dataset.when.split(" ").indexOf(select.value) === -1;
+          // A hidden field is not sent: no reason recorded on a line that was accepted.
+          $$(box, "input").forEach(function (input) { input.disabled = box.hidden; });
+        });
+      });
+    };
+    form.addEventListener("input", gaps);
+    form.addEventListener("change", function () { gaps(); decisions(); });
+    gaps();
+    decisions();
   });
 
   var area = document.querySelector("[data-scan-target]");
