@@ -120,6 +120,7 @@ def test_driver_and_receiver_complete_the_manifest(
     with page.expect_navigation():
         page.click("text=Confirm receipt")
     assert "Receipt recorded." in page.content()
+    page.select_option("#d-m-0", "R2")  # no method is preselected when several are allowed
     page.fill("#d-d-0", local_date(utcnow()).isoformat())
     with page.expect_navigation():
         page.click("text=Record disposal")
