@@ -45,7 +45,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     i18n.init_app(app)
     errors.init_app(app)
-    for domain in (web, accounts, catalog, permits, manifests, documents, reconciliation, audit, demo,
-                   ledger, plans, api):
+    for domain in (
+        web,
+        accounts,
+        catalog,
+        permits,
+        manifests,
+        documents,
+        reconciliation,
+        audit,
+        demo,
+        ledger,
+        plans,
+        api,
+    ):
         domain.init_app(app)
     return app

@@ -13,21 +13,32 @@ from hazwaste.manifests.schemas import WASTE_CODE, _as_list
 from hazwaste.schemas import N_, BaseSchema, Weight, length, one_of
 
 #: Column names of the bulk-registration CSV, in the order of the downloadable template.
-CSV_COLUMNS = ("waste_code", "waste_name", "physical_form", "hazards", "main_components",
-               "harmful_components", "packaging_type", "net_weight_kg", "generation_date",
-               "source_process")
+CSV_COLUMNS = (
+    "waste_code",
+    "waste_name",
+    "physical_form",
+    "hazards",
+    "main_components",
+    "harmful_components",
+    "packaging_type",
+    "net_weight_kg",
+    "generation_date",
+    "source_process",
+)
 
 
 class ContainerSchema(BaseSchema):
     waste_code = fields.String(required=True, validate=WASTE_CODE)
     waste_name = fields.String(required=True, validate=length(1, 200))
     physical_form = fields.String(required=True, validate=one_of([f.value for f in PhysicalForm]))
-    hazards = fields.List(fields.String(validate=one_of(HAZARD_CODES)), required=True,
-                          validate=validate.Length(min=1, error=N_("Choose at least one.")))
+    hazards = fields.List(
+        fields.String(validate=one_of(HAZARD_CODES)),
+        required=True,
+        validate=validate.Length(min=1, error=N_("Choose at least one.")),
+    )
     main_components = fields.String(load_default="", validate=length(max=300))
     harmful_components = fields.String(load_default="", validate=length(max=300))
-    packaging_type = fields.String(required=True,
-                                   validate=one_of([p.value for p in PackagingType]))
+    packaging_type = fields.String(required=True, validate=one_of([p.value for p in PackagingType]))
     net_weight_kg = Weight(required=True)
     generation_date = fields.Date(required=True)
     source_process = fields.String(load_default="", validate=length(max=200))
@@ -40,14 +51,19 @@ class ContainerSchema(BaseSchema):
 
 
 class BulkContainersSchema(BaseSchema):
-    containers = fields.List(fields.Nested(ContainerSchema), required=True,
-                             validate=validate.Length(min=1, max=20000))
+    containers = fields.List(
+        fields.Nested(ContainerSchema), required=True, validate=validate.Length(min=1, max=20000)
+    )
 
 
 class LedgerEntrySchema(BaseSchema):
     waste_code = fields.String(required=True, validate=WASTE_CODE)
-    kind = fields.String(required=True, validate=one_of(
-        [LedgerKind.GENERATED.value, LedgerKind.SELF_USED.value, LedgerKind.STOCK_COUNT.value]))
+    kind = fields.String(
+        required=True,
+        validate=one_of(
+            [LedgerKind.GENERATED.value, LedgerKind.SELF_USED.value, LedgerKind.STOCK_COUNT.value]
+        ),
+    )
     quantity_kg = Weight(required=True, positive=False)
     occurred_on = fields.Date(required=True)
     method_code = fields.String(load_default=None, validate=length(max=8))
@@ -117,8 +133,12 @@ class MonthBalanceOutSchema(BaseSchema):
 class SummaryArgsSchema(BaseSchema):
     """``year`` and ``month`` of a monthly summary; a missing one is the current month's."""
 
-    year = fields.Integer(load_default=None, validate=validate.Range(
-        min=2000, max=2100, error=N_("Give a year from 2000 to 2100.")))
-    month = fields.Integer(load_default=None, validate=validate.Range(
-        min=1, max=12, error=N_("Give a month from 1 to 12.")))
+    year = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=2000, max=2100, error=N_("Give a year from 2000 to 2100.")),
+    )
+    month = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=12, error=N_("Give a month from 1 to 12.")),
+    )
     format = fields.String(load_default=None, validate=one_of(["csv", "xlsx"]))

@@ -56,8 +56,13 @@ def local_date(moment: datetime) -> date:
 def producer_of(user: User) -> Organization:
     """The approved producer ``user`` works for as office staff; ``Forbidden`` otherwise."""
     org = user.organization
-    if (org is None or not org.is_approved or not org.is_producer or not user.active
-            or user.role not in (UserRole.ADMIN, UserRole.MEMBER)):
+    if (
+        org is None
+        or not org.is_approved
+        or not org.is_producer
+        or not user.active
+        or user.role not in (UserRole.ADMIN, UserRole.MEMBER)
+    ):
         raise Forbidden(_("Only staff of an approved producer can do this."))
     return org
 
@@ -65,18 +70,23 @@ def producer_of(user: User) -> Organization:
 # -- sequences and codes ----------------------------------------------------------------------
 
 
-def _reserve_sequences(session: Session, producer_id: int, waste_code: str, day: date,
-                       count: int) -> range:
+def _reserve_sequences(
+    session: Session, producer_id: int, waste_code: str, day: date, count: int
+) -> range:
     """Reserve ``count`` consecutive sequence numbers atomically (safe under concurrency)."""
     builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = builder(ContainerSequence).values(producer_id=producer_id, waste_code=waste_code,
-                                             generation_date=day, last_sequence=count)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ContainerSequence.producer_id, ContainerSequence.waste_code,
-                        ContainerSequence.generation_date],
+    insert_row = builder(ContainerSequence).values(
+        producer_id=producer_id, waste_code=waste_code, generation_date=day, last_sequence=count
+    )
+    upsert = insert_row.on_conflict_do_update(
+        index_elements=[
+            ContainerSequence.producer_id,
+            ContainerSequence.waste_code,
+            ContainerSequence.generation_date,
+        ],
         set_={"last_sequence": ContainerSequence.last_sequence + count},
     ).returning(ContainerSequence.last_sequence)
-    last = session.execute(stmt).scalar_one()
+    last = session.execute(upsert).scalar_one()
     if last > codes.MAX_SEQUENCE:
         msg = _("More than %(n)s containers of one waste code on one day.", n=codes.MAX_SEQUENCE)
         raise Invalid(msg, {"generation_date": [msg]})
@@ -104,13 +114,15 @@ class WasteCodeChecker:
         if edition_code is None:
             return False
         if edition_code not in self._codes:
-            self._codes[edition_code] = set(self.session.scalars(
-                select(WasteCode.code).where(WasteCode.edition_code == edition_code)))
+            self._codes[edition_code] = set(
+                self.session.scalars(
+                    select(WasteCode.code).where(WasteCode.edition_code == edition_code)
+                )
+            )
         return code in self._codes[edition_code]
 
 
-def check_row(checker: WasteCodeChecker, data: dict[str, Any], today: date
-              ) -> dict[str, list[str]]:
+def check_row(checker: WasteCodeChecker, data: dict[str, Any], today: date) -> dict[str, list[str]]:
     """The rules a schema cannot check: waste code in the catalogue in force on the
     generation date, generation date not in the future. ``{field: [messages]}``."""
     errors: dict[str, list[str]] = {}
@@ -121,29 +133,44 @@ def check_row(checker: WasteCodeChecker, data: dict[str, Any], today: date
     return errors
 
 
-def _container_rows(producer: Organization, user: User, now: datetime,
-                    rows: Sequence[dict[str, Any]], sequences: list[int]) -> list[dict[str, Any]]:
+def _container_rows(
+    producer: Organization,
+    user: User,
+    now: datetime,
+    rows: Sequence[dict[str, Any]],
+    sequences: list[int],
+) -> list[dict[str, Any]]:
     out = []
     for data, seq in zip(rows, sequences, strict=True):
-        out.append({
-            "producer_id": producer.id,
-            "code": codes.format_code(producer.uscc, data["waste_code"], data["generation_date"],
-                                      seq),
-            "sequence": seq, "waste_code": data["waste_code"], "waste_name": data["waste_name"],
-            "physical_form": data["physical_form"], "hazards": ",".join(data["hazards"]),
-            "main_components": data.get("main_components") or "",
-            "harmful_components": data.get("harmful_components") or "",
-            "packaging_type": data["packaging_type"], "net_weight_kg": data["net_weight_kg"],
-            "generation_date": data["generation_date"],
-            "source_process": data.get("source_process") or "",
-            "status": ContainerStatus.STORED, "created_by_id": user.id, "created_at": now,
-            "updated_at": now,
-        })
+        out.append(
+            {
+                "producer_id": producer.id,
+                "code": codes.format_code(
+                    producer.uscc, data["waste_code"], data["generation_date"], seq
+                ),
+                "sequence": seq,
+                "waste_code": data["waste_code"],
+                "waste_name": data["waste_name"],
+                "physical_form": data["physical_form"],
+                "hazards": ",".join(data["hazards"]),
+                "main_components": data.get("main_components") or "",
+                "harmful_components": data.get("harmful_components") or "",
+                "packaging_type": data["packaging_type"],
+                "net_weight_kg": data["net_weight_kg"],
+                "generation_date": data["generation_date"],
+                "source_process": data.get("source_process") or "",
+                "status": ContainerStatus.STORED,
+                "created_by_id": user.id,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     return out
 
 
-def register_containers(session: Session, now: datetime, user: User,
-                        rows: Sequence[dict[str, Any]], today: date) -> list[Container]:
+def register_containers(
+    session: Session, now: datetime, user: User, rows: Sequence[dict[str, Any]], today: date
+) -> list[Container]:
     """Register filled containers all-or-nothing; each gets its 37-character code.
 
     ``rows`` are ``ContainerSchema`` results. If any row breaks a rule, ``Invalid`` carries
@@ -167,38 +194,68 @@ def register_containers(session: Session, now: datetime, user: User,
         groups[(data["waste_code"], data["generation_date"])].append(index)
     sequences = [0] * len(rows)
     for (waste_code, day), indexes in groups.items():
-        for index, seq in zip(indexes, _reserve_sequences(session, producer.id, waste_code, day,
-                                                          len(indexes)), strict=True):
+        for index, seq in zip(
+            indexes,
+            _reserve_sequences(session, producer.id, waste_code, day, len(indexes)),
+            strict=True,
+        ):
             sequences[index] = seq
     values = _container_rows(producer, user, now, rows, sequences)
     for start in range(0, len(values), BULK_CHUNK):
-        session.execute(insert(Container), values[start:start + BULK_CHUNK])
-    created = list(session.scalars(select(Container).where(
-        Container.code.in_([v["code"] for v in values])).order_by(Container.id))) \
-        if len(values) <= BULK_CHUNK else _fetch_by_codes(session, [v["code"] for v in values])
+        session.execute(insert(Container), values[start : start + BULK_CHUNK])
+    created = (
+        list(
+            session.scalars(
+                select(Container)
+                .where(Container.code.in_([v["code"] for v in values]))
+                .order_by(Container.id)
+            )
+        )
+        if len(values) <= BULK_CHUNK
+        else _fetch_by_codes(session, [v["code"] for v in values])
+    )
     entries = []
     for container in created:
         for kind in (LedgerKind.GENERATED, LedgerKind.STORED_IN):
-            entries.append({"producer_id": producer.id, "waste_code": container.waste_code,
-                            "kind": kind, "quantity_kg": container.net_weight_kg,
-                            "occurred_on": container.generation_date,
-                            "container_id": container.id, "note": "", "created_by_id": user.id,
-                            "created_at": now})
+            entries.append(
+                {
+                    "producer_id": producer.id,
+                    "waste_code": container.waste_code,
+                    "kind": kind,
+                    "quantity_kg": container.net_weight_kg,
+                    "occurred_on": container.generation_date,
+                    "container_id": container.id,
+                    "note": "",
+                    "created_by_id": user.id,
+                    "created_at": now,
+                }
+            )
     for start in range(0, len(entries), BULK_CHUNK):
-        session.execute(insert(LedgerEntry), entries[start:start + BULK_CHUNK])
-    audit.record(session, now, actor_user_id=user.id, action="containers.registered",
-                 object_type="organization", object_id=producer.id,
-                 payload={"count": len(created),
-                          "total_kg": sum((c.net_weight_kg for c in created), Decimal(0)),
-                          "codes": [c.code for c in created]})
+        session.execute(insert(LedgerEntry), entries[start : start + BULK_CHUNK])
+    audit.record(
+        session,
+        now,
+        actor_user_id=user.id,
+        action="containers.registered",
+        object_type="organization",
+        object_id=producer.id,
+        payload={
+            "count": len(created),
+            "total_kg": sum((c.net_weight_kg for c in created), Decimal(0)),
+            "codes": [c.code for c in created],
+        },
+    )
     return created
 
 
 def _fetch_by_codes(session: Session, wanted: list[str]) -> list[Container]:
     found: list[Container] = []
     for start in range(0, len(wanted), BULK_CHUNK):
-        found.extend(session.scalars(select(Container).where(
-            Container.code.in_(wanted[start:start + BULK_CHUNK]))))
+        found.extend(
+            session.scalars(
+                select(Container).where(Container.code.in_(wanted[start : start + BULK_CHUNK]))
+            )
+        )
     return sorted(found, key=lambda c: c.id)
 
 
@@ -234,14 +291,19 @@ def can_view_container(session: Session, user: User, container: Container) -> bo
     return False
 
 
-def containers_in_store(session: Session, producer_id: int,
-                        ids: Iterable[int] | None = None) -> list[Container]:
-    stmt = select(Container).where(Container.producer_id == producer_id,
-                                   Container.status == ContainerStatus.STORED)
+def containers_in_store(
+    session: Session, producer_id: int, ids: Iterable[int] | None = None
+) -> list[Container]:
+    stmt = select(Container).where(
+        Container.producer_id == producer_id, Container.status == ContainerStatus.STORED
+    )
     if ids is not None:
         stmt = stmt.where(Container.id.in_(list(ids)))
-    return list(session.scalars(stmt.order_by(Container.waste_code, Container.generation_date,
-                                              Container.sequence)))
+    return list(
+        session.scalars(
+            stmt.order_by(Container.waste_code, Container.generation_date, Container.sequence)
+        )
+    )
 
 
 # -- manifests built from containers -------------------------------------------------------------
@@ -255,21 +317,30 @@ def lines_from_containers(containers: Sequence[Container]) -> list[dict[str, Any
     lines = []
     for waste_code, items in groups.items():
         first = items[0]
-        hazards = sorted({h for c in items for h in c.hazard_list},
-                         key=lambda h: "TCIRIn".find(h))
+        hazards = sorted({h for c in items for h in c.hazard_list}, key=lambda h: "TCIRIn".find(h))
         packagings = sorted({c.packaging_type.value for c in items})
-        lines.append({
-            "waste_code": waste_code, "waste_name": first.waste_name,
-            "physical_form": first.physical_form.value, "hazards": hazards,
-            "packaging": "/".join(packagings), "container_count": len(items),
-            "declared_kg": sum((c.net_weight_kg for c in items), Decimal(0)),
-            "declared_unit": "kg",
-        })
+        lines.append(
+            {
+                "waste_code": waste_code,
+                "waste_name": first.waste_name,
+                "physical_form": first.physical_form.value,
+                "hazards": hazards,
+                "packaging": "/".join(packagings),
+                "container_count": len(items),
+                "declared_kg": sum((c.net_weight_kg for c in items), Decimal(0)),
+                "declared_unit": "kg",
+            }
+        )
     return lines
 
 
-def assign_to_manifest(session: Session, now: datetime, manifest_id: int,
-                       container_ids: Sequence[int], producer_id: int) -> list[Container]:
+def assign_to_manifest(
+    session: Session,
+    now: datetime,
+    manifest_id: int,
+    container_ids: Sequence[int],
+    producer_id: int,
+) -> list[Container]:
     """Put stored containers on a manifest. A container can be on only one open manifest:
     the conditional update claims only ``stored`` containers, so of two manifests racing for
     the same drum exactly one gets it and the other gets ``Conflict``."""
@@ -277,10 +348,14 @@ def assign_to_manifest(session: Session, now: datetime, manifest_id: int,
         return []
     result = session.execute(
         update(Container)
-        .where(Container.id.in_(list(container_ids)), Container.producer_id == producer_id,
-               Container.status == ContainerStatus.STORED)
+        .where(
+            Container.id.in_(list(container_ids)),
+            Container.producer_id == producer_id,
+            Container.status == ContainerStatus.STORED,
+        )
         .values(status=ContainerStatus.ASSIGNED, manifest_id=manifest_id, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != len(set(container_ids)):  # type: ignore[attr-defined]
         msg = _("Some containers are no longer in store (already on another manifest?).")
         raise Conflict(msg, fields={"container_ids": [msg]})
@@ -294,13 +369,19 @@ def release_from_manifest(session: Session, now: datetime, manifest_id: int) -> 
         update(Container)
         .where(Container.manifest_id == manifest_id, Container.status == ContainerStatus.ASSIGNED)
         .values(status=ContainerStatus.STORED, manifest_id=None, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def manifest_containers(session: Session, manifest_id: int) -> list[Container]:
-    return list(session.scalars(select(Container).where(Container.manifest_id == manifest_id)
-                                .order_by(Container.waste_code, Container.sequence)))
+    return list(
+        session.scalars(
+            select(Container)
+            .where(Container.manifest_id == manifest_id)
+            .order_by(Container.waste_code, Container.sequence)
+        )
+    )
 
 
 @dataclass
@@ -334,23 +415,33 @@ def loading_check(session: Session, manifest_id: int, scanned: Iterable[str]) ->
     return check
 
 
-def ship_containers(session: Session, now: datetime, user: User, manifest_id: int,
-                    shipped_on: date) -> list[Container]:
+def ship_containers(
+    session: Session, now: datetime, user: User, manifest_id: int, shipped_on: date
+) -> list[Container]:
     """At pickup: containers leave the store; one *shipped out* ledger entry each."""
     containers = manifest_containers(session, manifest_id)
     for container in containers:
         container.status = ContainerStatus.SHIPPED
         container.updated_at = now
-        session.add(LedgerEntry(
-            producer_id=container.producer_id, waste_code=container.waste_code,
-            kind=LedgerKind.SHIPPED_OUT, quantity_kg=container.net_weight_kg,
-            occurred_on=shipped_on, container_id=container.id, manifest_id=manifest_id,
-            created_by_id=user.id, created_at=now))
+        session.add(
+            LedgerEntry(
+                producer_id=container.producer_id,
+                waste_code=container.waste_code,
+                kind=LedgerKind.SHIPPED_OUT,
+                quantity_kg=container.net_weight_kg,
+                occurred_on=shipped_on,
+                container_id=container.id,
+                manifest_id=manifest_id,
+                created_by_id=user.id,
+                created_at=now,
+            )
+        )
     return containers
 
 
-def receive_containers(session: Session, now: datetime, manifest_id: int,
-                       scanned: Iterable[str] | None) -> list[str]:
+def receive_containers(
+    session: Session, now: datetime, manifest_id: int, scanned: Iterable[str] | None
+) -> list[str]:
     """At receipt: scanned containers become *received*; if the receiver scanned, the
     expected ones it did not scan are recorded *missing*. Returns the missing codes."""
     containers = manifest_containers(session, manifest_id)
@@ -362,8 +453,9 @@ def receive_containers(session: Session, now: datetime, manifest_id: int,
     seen = {str(p) for p in (codes.parse_code(s) for s in scanned) if p is not None}
     missing = []
     for container in containers:
-        container.status = (ContainerStatus.RECEIVED if container.code in seen
-                            else ContainerStatus.MISSING)
+        container.status = (
+            ContainerStatus.RECEIVED if container.code in seen else ContainerStatus.MISSING
+        )
         container.updated_at = now
         if container.code not in seen:
             missing.append(container.code)
@@ -377,8 +469,15 @@ def dispose_containers(session: Session, now: datetime, manifest_id: int) -> Non
             container.updated_at = now
 
 
-def self_dispose(session: Session, now: datetime, user: User, container: Container,
-                 method_code: str, on: date, note: str = "") -> Container:
+def self_dispose(
+    session: Session,
+    now: datetime,
+    user: User,
+    container: Container,
+    method_code: str,
+    on: date,
+    note: str = "",
+) -> Container:
     """Use or dispose of a stored container on the producer's own site.
 
     ``Invalid`` if the method is not a known utilisation/disposal code or the date is before
@@ -398,20 +497,37 @@ def self_dispose(session: Session, now: datetime, user: User, container: Contain
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     result = session.execute(
-        update(Container).where(Container.id == container.id,
-                                Container.status == ContainerStatus.STORED)
+        update(Container)
+        .where(Container.id == container.id, Container.status == ContainerStatus.STORED)
         .values(status=ContainerStatus.SELF_DISPOSED, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(_("This container is not in store."), status=container.status.value)
-    session.add(LedgerEntry(
-        producer_id=producer.id, waste_code=container.waste_code, kind=LedgerKind.SELF_USED,
-        quantity_kg=container.net_weight_kg, occurred_on=on, container_id=container.id,
-        method_code=method_code, note=note, created_by_id=user.id, created_at=now))
+    session.add(
+        LedgerEntry(
+            producer_id=producer.id,
+            waste_code=container.waste_code,
+            kind=LedgerKind.SELF_USED,
+            quantity_kg=container.net_weight_kg,
+            occurred_on=on,
+            container_id=container.id,
+            method_code=method_code,
+            note=note,
+            created_by_id=user.id,
+            created_at=now,
+        )
+    )
     session.expire(container)
-    audit.record(session, now, actor_user_id=user.id, action="container.self_disposed",
-                 object_type="container", object_id=container.id,
-                 payload={"code": container.code, "method": method_code, "on": on})
+    audit.record(
+        session,
+        now,
+        actor_user_id=user.id,
+        action="container.self_disposed",
+        object_type="container",
+        object_id=container.id,
+        payload={"code": container.code, "method": method_code, "on": on},
+    )
     return container
 
 
@@ -442,16 +558,33 @@ def add_entry(session: Session, now: datetime, user: User, data: dict[str, Any])
         errors["method_code"] = [_("Choose a utilisation or disposal method of the list.")]
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
-    entry = LedgerEntry(producer_id=producer.id, waste_code=data["waste_code"],
-                        kind=LedgerKind(data["kind"]), quantity_kg=data["quantity_kg"],
-                        occurred_on=data["occurred_on"], method_code=method,
-                        note=data.get("note") or "", created_by_id=user.id, created_at=now)
+    entry = LedgerEntry(
+        producer_id=producer.id,
+        waste_code=data["waste_code"],
+        kind=LedgerKind(data["kind"]),
+        quantity_kg=data["quantity_kg"],
+        occurred_on=data["occurred_on"],
+        method_code=method,
+        note=data.get("note") or "",
+        created_by_id=user.id,
+        created_at=now,
+    )
     session.add(entry)
     session.flush()
-    audit.record(session, now, actor_user_id=user.id, action="ledger.entry_added",
-                 object_type="ledger_entry", object_id=entry.id,
-                 payload={"kind": entry.kind.value, "waste_code": entry.waste_code,
-                          "quantity_kg": entry.quantity_kg, "occurred_on": entry.occurred_on})
+    audit.record(
+        session,
+        now,
+        actor_user_id=user.id,
+        action="ledger.entry_added",
+        object_type="ledger_entry",
+        object_id=entry.id,
+        payload={
+            "kind": entry.kind.value,
+            "waste_code": entry.waste_code,
+            "quantity_kg": entry.quantity_kg,
+            "occurred_on": entry.occurred_on,
+        },
+    )
     return entry
 
 
@@ -472,8 +605,9 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
-def monthly_summary(session: Session, producer_id: int, year: int, month: int
-                    ) -> list[MonthBalance]:
+def monthly_summary(
+    session: Session, producer_id: int, year: int, month: int
+) -> list[MonthBalance]:
     """Per waste code: opening stock, generated, shipped out, self-used, closing stock (kg).
 
     One grouped query; opening stock is everything generated minus everything that left
@@ -481,19 +615,33 @@ def monthly_summary(session: Session, producer_id: int, year: int, month: int
     """
     first, last = month_bounds(year, month)
     qty = grams(LedgerEntry.quantity_kg)
-    sign = case((LedgerEntry.kind == LedgerKind.GENERATED, 1),
-                (LedgerEntry.kind.in_([LedgerKind.SHIPPED_OUT, LedgerKind.SELF_USED]), -1),
-                else_=0)
+    sign = case(
+        (LedgerEntry.kind == LedgerKind.GENERATED, 1),
+        (LedgerEntry.kind.in_([LedgerKind.SHIPPED_OUT, LedgerKind.SELF_USED]), -1),
+        else_=0,
+    )
 
     def in_month(kind: LedgerKind) -> Any:
-        return grams(func.coalesce(func.sum(case(
-            ((LedgerEntry.kind == kind) & (LedgerEntry.occurred_on >= first), qty), else_=0)), 0))
+        return grams(
+            func.coalesce(
+                func.sum(
+                    case(
+                        ((LedgerEntry.kind == kind) & (LedgerEntry.occurred_on >= first), qty),
+                        else_=0,
+                    )
+                ),
+                0,
+            )
+        )
 
     rows = session.execute(
         select(
             LedgerEntry.waste_code,
-            grams(func.coalesce(func.sum(case((LedgerEntry.occurred_on < first, qty * sign),
-                                              else_=0)), 0)).label("opening"),
+            grams(
+                func.coalesce(
+                    func.sum(case((LedgerEntry.occurred_on < first, qty * sign), else_=0)), 0
+                )
+            ).label("opening"),
             in_month(LedgerKind.GENERATED).label("generated"),
             in_month(LedgerKind.SHIPPED_OUT).label("shipped"),
             in_month(LedgerKind.SELF_USED).label("self_used"),
@@ -502,5 +650,13 @@ def monthly_summary(session: Session, producer_id: int, year: int, month: int
         .group_by(LedgerEntry.waste_code)
         .order_by(LedgerEntry.waste_code)
     ).all()
-    return [MonthBalance(r.waste_code, kg_from_grams(r.opening), kg_from_grams(r.generated),
-                         kg_from_grams(r.shipped), kg_from_grams(r.self_used)) for r in rows]
+    return [
+        MonthBalance(
+            r.waste_code,
+            kg_from_grams(r.opening),
+            kg_from_grams(r.generated),
+            kg_from_grams(r.shipped),
+            kg_from_grams(r.self_used),
+        )
+        for r in rows
+    ]

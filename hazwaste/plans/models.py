@@ -34,4 +34,5 @@ class ManagementPlan(Base):
 
     producer: Mapped[Organization] = relationship(foreign_keys=[producer_id])
     intended_receiver: Mapped[Organization | None] = relationship(
-        foreign_keys=[intended_receiver_id])
+        foreign_keys=[intended_receiver_id]
+    )
