@@ -1,9 +1,5 @@
-"""Documents: the manifest PDF (危险废物转移联单) and QR image, HJ 1276 container labels.
-
-Reads manifest and ledger models; those modules never import this package. Pages live in
-``views`` (blueprint ``documents``), API routes in ``api`` (on ``hazwaste.api.core.bp``),
-shared logic in ``services``.
-"""
+"""Documents: manifest PDFs, QR images, (later) container labels. Reads manifest models;
+the manifest module never imports this package."""
 
 from flask import Flask
 
