@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hazwaste.permits import views
+    # The API routes register on the API blueprint, which create_app registers after us.
+    from hazwaste.permits import api, views  # noqa: F401
 
     app.register_blueprint(views.bp)

@@ -1,21 +1,28 @@
 """Permit rules: licence coverage, validity, and managing permits, vehicles and drivers.
 
 Functions take the session and ``now``; none commits. Rule violations raise ``Invalid``
-with field messages, or ``Forbidden``/``NotFound`` for the wrong organization.
+with field messages; ``Forbidden`` when the user's organization or role may not do it;
+``NotFound`` for another organization's object (its existence is not revealed).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import date, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from hazwaste.accounts.models import Organization, User, UserRole
+from hazwaste.accounts.models import Organization, OrgStatus, User, UserRole
+from hazwaste.accounts.permissions import enterprise_user_ok
 from hazwaste.audit import services as audit
+from hazwaste.audit.models import AuditEntry
+from hazwaste.catalog import services as catalog
 from hazwaste.catalog.models import TreatmentMethod, WasteCategory, WasteCode
 from hazwaste.errors import Forbidden, Invalid, NotFound
 from hazwaste.permits.models import (
@@ -43,6 +50,37 @@ def normalise_plate(value: str) -> str:
 
 def is_valid_plate(value: str) -> bool:
     return bool(PLATE_PATTERN.match(normalise_plate(value)))
+
+
+# -- validity ---------------------------------------------------------------------------------
+
+#: Permits are dated in China: a licence valid until 31 December is valid all that day there.
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_today(now: datetime) -> date:
+    """The calendar date in China at the UTC moment ``now``."""
+    return now.astimezone(CHINA_TZ).date()
+
+
+class Validity(Protocol):
+    valid_from: date
+    valid_to: date
+    revoked_at: datetime | None
+
+
+def validity_state(permit: Validity, today: date, warning_days: int) -> str:
+    """``revoked``, ``expired``, ``future`` (not yet valid), ``expiring`` (the last valid day
+    is at most ``warning_days`` away) or ``valid``, judged on ``today``."""
+    if permit.revoked_at is not None:
+        return "revoked"
+    if permit.valid_to < today:
+        return "expired"
+    if permit.valid_from > today:
+        return "future"
+    if permit.valid_to - today <= timedelta(days=warning_days):
+        return "expiring"
+    return "valid"
 
 
 # -- coverage ---------------------------------------------------------------------------------
@@ -92,6 +130,74 @@ def licence_allows_method(
     )
 
 
+@dataclass
+class CoverageMatch:
+    licence: Licence
+    matched_by: str  # "code" (the code itself is in scope) or "category" (its HW class)
+
+
+@dataclass
+class Coverage:
+    """The answer to "may this receiver take this waste on that day?"."""
+
+    receiver: Organization
+    waste_code: str
+    on: date
+    entry: WasteCode | None
+    matches: list[CoverageMatch] = field(default_factory=list)
+
+    @property
+    def covered(self) -> bool:
+        return bool(self.matches)
+
+    @property
+    def licence_numbers(self) -> list[str]:
+        return [m.licence.number for m in self.matches]
+
+
+def may_check_coverage(user: User) -> bool:
+    """Any user of an approved enterprise, and any active regulator, may check coverage."""
+    return enterprise_user_ok(user) or (user.is_regulator and user.active)
+
+
+def approved_receivers(session: Session) -> list[Organization]:
+    return list(
+        session.scalars(
+            select(Organization)
+            .where(Organization.is_receiver.is_(True), Organization.status == OrgStatus.APPROVED)
+            .order_by(Organization.name)
+        )
+    )
+
+
+def check_coverage(session: Session, receiver_id: int, waste_code: str, on_date: date) -> Coverage:
+    """Which of the receiver's licences cover ``waste_code`` on ``on_date``, and how.
+
+    Raises ``Invalid`` (``receiver_id``) unless the receiver is an approved receiver, and
+    (``waste_code``) if the code is not in the national catalogue in force on that date.
+    """
+    errors: dict[str, list[str]] = {}
+    receiver = session.get(Organization, receiver_id)
+    if receiver is None or not receiver.is_receiver or not receiver.is_approved:
+        errors["receiver_id"] = [_("Choose an approved receiver.")]
+    entry = catalog.get_waste_code(session, waste_code, on_date)
+    if entry is None:
+        errors["waste_code"] = [
+            _(
+                "This code is not in the national catalogue in force on %(date)s.",
+                date=on_date.isoformat(),
+            )
+        ]
+    if errors:
+        raise Invalid(_("Some fields are not valid."), errors)
+    assert receiver is not None
+    matches = [
+        CoverageMatch(lic, "code" if waste_code in lic.scope_codes else "category")
+        for lic in covering_licences(session, receiver.id, waste_code, on_date)
+    ]
+    return Coverage(receiver, waste_code, on_date, entry, matches)
+
+
 def carrier_permit_valid(session: Session, carrier_id: int, on_date: date) -> bool:
     return (
         session.scalar(
@@ -108,10 +214,95 @@ def carrier_permit_valid(session: Session, carrier_id: int, on_date: date) -> bo
     )
 
 
+# -- reading ----------------------------------------------------------------------------------
+
+
+def member_org(actor: User, role: str) -> Organization:
+    """The approved organization holding ``role`` that ``actor`` works for (any user role:
+    admins, members and drivers may look); ``Forbidden`` otherwise."""
+    if not enterprise_user_ok(actor, (role,)):
+        raise Forbidden()
+    org = actor.organization
+    assert org is not None
+    return org
+
+
+def org_licences(session: Session, org_id: int) -> list[Licence]:
+    """The organization's licences, the longest-running first."""
+    return list(
+        session.scalars(
+            select(Licence)
+            .where(Licence.organization_id == org_id)
+            .order_by(Licence.valid_to.desc(), Licence.id.desc())
+        )
+    )
+
+
+def get_licence(session: Session, actor: User, licence_id: int) -> Licence:
+    """One of the actor's receiver's licences; ``NotFound`` for any other."""
+    org = member_org(actor, "receiver")
+    licence = session.get(Licence, licence_id)
+    if licence is None or licence.organization_id != org.id:
+        raise NotFound()
+    return licence
+
+
+@dataclass
+class HistoryItem:
+    occurred_at: datetime
+    action: str
+    actor_name: str
+    reason: str  # a revocation's reason, "" otherwise
+
+
+def licence_history(session: Session, licence_id: int) -> list[HistoryItem]:
+    """The licence's audit entries, oldest first, with the acting user's name."""
+    rows = session.execute(
+        select(AuditEntry, User.name)
+        .outerjoin(User, User.id == AuditEntry.actor_user_id)
+        .where(AuditEntry.object_type == "licence", AuditEntry.object_id == str(licence_id))
+        .order_by(AuditEntry.id)
+    )
+    return [
+        HistoryItem(
+            e.occurred_at, e.action, name or "", str(json.loads(e.payload).get("reason") or "")
+        )
+        for e, name in rows
+    ]
+
+
+def org_carrier_permits(session: Session, org_id: int) -> list[CarrierPermit]:
+    return list(
+        session.scalars(
+            select(CarrierPermit)
+            .where(CarrierPermit.organization_id == org_id)
+            .order_by(CarrierPermit.valid_to.desc(), CarrierPermit.id.desc())
+        )
+    )
+
+
+def driver_candidates(session: Session, org_id: int) -> list[User]:
+    """Active users of the organization with the driver role whose papers are not recorded."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.organization_id == org_id,
+                User.role == UserRole.DRIVER,
+                User.active.is_(True),
+                ~exists().where(Driver.user_id == User.id),
+            )
+            .order_by(User.name, User.id)
+        )
+    )
+
+
 # -- management -------------------------------------------------------------------------------
 
 
-def _own_org(actor: User, role: str) -> Organization:
+def admin_org(actor: User, role: str) -> Organization:
+    """The approved organization holding ``role`` that ``actor`` administers; ``Forbidden``
+    for anyone else (members and drivers may look, not manage)."""
     org = actor.organization
     if org is None or not org.is_approved or role not in org.roles:
         raise Forbidden()
@@ -120,47 +311,71 @@ def _own_org(actor: User, role: str) -> Organization:
     return org
 
 
-def _check_dates(valid_from: date, valid_to: date, errors: dict[str, list[str]]) -> None:
-    if valid_to < valid_from:
+def merge_errors(*parts: dict[str, Any]) -> dict[str, Any]:
+    """Field errors from several checks in one mapping, each field's messages in order."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for key, messages in part.items():
+            if isinstance(messages, list) and isinstance(merged.get(key), list):
+                merged[key] = merged[key] + [m for m in messages if m not in merged[key]]
+            else:
+                merged.setdefault(key, messages)
+    return merged
+
+
+def _check_dates(data: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    if "valid_from" in data and "valid_to" in data and data["valid_to"] < data["valid_from"]:
         errors.setdefault("valid_to", []).append(_("The end date is before the start date."))
 
 
-def _scope_items(
-    session: Session, categories: list[str], codes: list[str], errors: dict[str, list[str]]
-) -> list[LicenceScope]:
-    known_categories = set(session.scalars(select(WasteCategory.code)))
-    known_codes = set(session.scalars(select(WasteCode.code)))
-    bad_categories = [c for c in categories if c not in known_categories]
-    bad_codes = [c for c in codes if c not in known_codes]
-    if bad_categories:
-        errors["scope_categories"] = [
-            _("Unknown categories: %(list)s", list=", ".join(bad_categories))
-        ]
-    if bad_codes:
-        errors["scope_codes"] = [_("Unknown waste codes: %(list)s", list=", ".join(bad_codes))]
-    if not categories and not codes:
+def licence_errors(session: Session, actor: User, data: dict[str, Any]) -> dict[str, list[str]]:
+    """The rules a new licence breaks, judged on the fields present in ``data``.
+
+    ``data`` may be partial (the fields a form got right while others failed to parse), so
+    a page can report every problem at once.
+    """
+    errors: dict[str, list[str]] = {}
+    number = data.get("number")
+    if number and session.scalar(select(Licence.id).where(Licence.number == number)):
+        errors["number"] = [_("A licence with this number is already recorded.")]
+    _check_dates(data, errors)
+    categories, codes = data.get("scope_categories"), data.get("scope_codes")
+    if categories:
+        known = set(session.scalars(select(WasteCategory.code)))
+        bad = [c for c in categories if c not in known]
+        if bad:
+            errors["scope_categories"] = [_("Unknown categories: %(list)s", list=", ".join(bad))]
+    if codes:
+        known = set(session.scalars(select(WasteCode.code).where(WasteCode.code.in_(codes))))
+        bad = [c for c in codes if c not in known]
+        if bad:
+            errors["scope_codes"] = [_("Unknown waste codes: %(list)s", list=", ".join(bad))]
+    if categories == [] and codes == []:
         errors["scope_codes"] = [_("Give at least one waste code or category.")]
-    return [LicenceScope(category=c) for c in dict.fromkeys(categories)] + [
-        LicenceScope(waste_code=c) for c in dict.fromkeys(codes)
-    ]
+    methods = data.get("methods")
+    if methods is not None:
+        known = set(session.scalars(select(TreatmentMethod.code)))
+        bad = [m for m in methods if m not in known]
+        if bad:
+            errors["methods"] = [_("Unknown methods: %(list)s", list=", ".join(bad))]
+        elif not methods:
+            errors["methods"] = [_("Choose at least one method.")]
+    return errors
 
 
 def create_licence(session: Session, now: datetime, actor: User, data: dict[str, Any]) -> Licence:
-    """Record a receiver's licence. ``data`` comes from ``LicenceSchema``."""
-    org = _own_org(actor, "receiver")
-    errors: dict[str, list[str]] = {}
-    if session.scalar(select(Licence.id).where(Licence.number == data["number"])):
-        errors["number"] = [_("A licence with this number is already recorded.")]
-    _check_dates(data["valid_from"], data["valid_to"], errors)
-    scopes = _scope_items(session, data["scope_categories"], data["scope_codes"], errors)
-    known_methods = set(session.scalars(select(TreatmentMethod.code)))
-    bad_methods = [m for m in data["methods"] if m not in known_methods]
-    if bad_methods:
-        errors["methods"] = [_("Unknown methods: %(list)s", list=", ".join(bad_methods))]
-    if not data["methods"]:
-        errors["methods"] = [_("Choose at least one method.")]
+    """Record a receiver's licence; ``data`` comes from ``LicenceSchema``.
+
+    ``Forbidden`` unless the actor administers an approved receiver; ``Invalid`` with the
+    fields of :func:`licence_errors` (duplicate number, dates, unknown scope or methods).
+    """
+    org = admin_org(actor, "receiver")
+    errors = licence_errors(session, actor, data)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
+    scopes = [LicenceScope(category=c) for c in dict.fromkeys(data["scope_categories"])] + [
+        LicenceScope(waste_code=c) for c in dict.fromkeys(data["scope_codes"])
+    ]
     licence = Licence(
         organization_id=org.id,
         number=data["number"],
@@ -170,7 +385,8 @@ def create_licence(session: Session, now: datetime, actor: User, data: dict[str,
         note=data.get("note") or "",
         created_at=now,
         scopes=scopes,
-        methods=[LicenceMethod(method_code=m) for m in dict.fromkeys(data["methods"])],
+        # In the order the relationship loads them, so a fresh licence reads like a stored one.
+        methods=[LicenceMethod(method_code=m) for m in sorted(set(data["methods"]))],
     )
     session.add(licence)
     session.flush()
@@ -194,8 +410,16 @@ def create_licence(session: Session, now: datetime, actor: User, data: dict[str,
     return licence
 
 
-def revoke_licence(session: Session, now: datetime, actor: User, licence_id: int) -> Licence:
-    org = _own_org(actor, "receiver")
+def revoke_licence(
+    session: Session, now: datetime, actor: User, licence_id: int, reason: str = ""
+) -> Licence:
+    """Revoke one of the receiver's licences from ``now`` on: it covers nothing any more.
+
+    Revoking a revoked licence changes nothing (a repeated click, a retried request).
+    ``Forbidden`` unless the actor administers the receiver; ``NotFound`` for another
+    organization's licence.
+    """
+    org = admin_org(actor, "receiver")
     licence = session.get(Licence, licence_id)
     if licence is None or licence.organization_id != org.id:
         raise NotFound()
@@ -208,19 +432,31 @@ def revoke_licence(session: Session, now: datetime, actor: User, licence_id: int
             action="licence.revoked",
             object_type="licence",
             object_id=licence.id,
-            payload={},
+            payload={"number": licence.number, "reason": reason},
         )
     return licence
+
+
+def carrier_permit_errors(
+    session: Session, actor: User, data: dict[str, Any]
+) -> dict[str, list[str]]:
+    """The rules a new carrier permit breaks (duplicate number, dates); ``data`` may be
+    partial."""
+    errors: dict[str, list[str]] = {}
+    number = data.get("number")
+    if number and session.scalar(select(CarrierPermit.id).where(CarrierPermit.number == number)):
+        errors["number"] = [_("A permit with this number is already recorded.")]
+    _check_dates(data, errors)
+    return errors
 
 
 def create_carrier_permit(
     session: Session, now: datetime, actor: User, data: dict[str, Any]
 ) -> CarrierPermit:
-    org = _own_org(actor, "carrier")
-    errors: dict[str, list[str]] = {}
-    if session.scalar(select(CarrierPermit.id).where(CarrierPermit.number == data["number"])):
-        errors["number"] = [_("A permit with this number is already recorded.")]
-    _check_dates(data["valid_from"], data["valid_to"], errors)
+    """Record a carrier's road transport permit; ``Forbidden`` unless the actor administers
+    an approved carrier, ``Invalid`` with the fields of :func:`carrier_permit_errors`."""
+    org = admin_org(actor, "carrier")
+    errors = carrier_permit_errors(session, actor, data)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     permit = CarrierPermit(
@@ -248,14 +484,28 @@ def create_carrier_permit(
     return permit
 
 
-def create_vehicle(session: Session, now: datetime, actor: User, data: dict[str, Any]) -> Vehicle:
-    org = _own_org(actor, "carrier")
-    plate = normalise_plate(data["plate"])
+def vehicle_errors(session: Session, actor: User, data: dict[str, Any]) -> dict[str, list[str]]:
+    """The rules a new vehicle breaks (plate format, plate taken); ``data`` may be partial."""
     errors: dict[str, list[str]] = {}
+    if "plate" not in data:
+        return errors
+    plate = normalise_plate(data["plate"])
     if not is_valid_plate(plate):
         errors["plate"] = [_("Not a valid Chinese licence plate (e.g. 蒙K12345 or 蒙KD12345).")]
     elif session.scalar(select(Vehicle.id).where(Vehicle.plate == plate)):
         errors["plate"] = [_("A vehicle with this plate is already registered.")]
+    return errors
+
+
+def create_vehicle(session: Session, now: datetime, actor: User, data: dict[str, Any]) -> Vehicle:
+    """Register a carrier's vehicle under its normalised plate (upper case, no separators).
+
+    ``Forbidden`` unless the actor administers an approved carrier; ``Invalid`` with the
+    fields of :func:`vehicle_errors`.
+    """
+    org = admin_org(actor, "carrier")
+    plate = normalise_plate(data["plate"])
+    errors = vehicle_errors(session, actor, data)
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     vehicle = Vehicle(
@@ -282,10 +532,16 @@ def create_vehicle(session: Session, now: datetime, actor: User, data: dict[str,
 def set_vehicle_active(
     session: Session, now: datetime, actor: User, vehicle_id: int, active: bool
 ) -> Vehicle:
-    org = _own_org(actor, "carrier")
+    """Take a vehicle out of service (it can no longer be chosen for a manifest) or back in.
+
+    Setting the state it already has changes nothing and writes no audit entry.
+    """
+    org = admin_org(actor, "carrier")
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None or vehicle.organization_id != org.id:
         raise NotFound()
+    if vehicle.active is active:
+        return vehicle
     vehicle.active = active
     audit.record(
         session,
@@ -294,20 +550,42 @@ def set_vehicle_active(
         action="vehicle.activated" if active else "vehicle.deactivated",
         object_type="vehicle",
         object_id=vehicle.id,
-        payload={},
+        payload={"plate": vehicle.plate},
     )
     return vehicle
 
 
-def register_driver(session: Session, now: datetime, actor: User, data: dict[str, Any]) -> Driver:
-    """Attach driver papers to a user of the carrier whose role is ``driver``."""
-    org = _own_org(actor, "carrier")
-    user = session.get(User, data["user_id"])
+def driver_errors(
+    session: Session, actor: User, data: dict[str, Any], today: date | None = None
+) -> dict[str, list[str]]:
+    """The rules new driver papers break: the user must be a driver of the actor's
+    organization without papers yet; the certificate must not have expired by ``today``.
+    ``data`` may be partial."""
     errors: dict[str, list[str]] = {}
-    if user is None or user.organization_id != org.id or user.role is not UserRole.DRIVER:
-        errors["user_id"] = [_("Choose a user of your organization with the driver role.")]
-    elif session.scalar(select(Driver.id).where(Driver.user_id == user.id)):
-        errors["user_id"] = [_("This driver's papers are already recorded.")]
+    if "user_id" in data:
+        user = session.get(User, data["user_id"])
+        if (
+            user is None
+            or user.organization_id != actor.organization_id
+            or user.role is not UserRole.DRIVER
+        ):
+            errors["user_id"] = [_("Choose a user of your organization with the driver role.")]
+        elif session.scalar(select(Driver.id).where(Driver.user_id == user.id)):
+            errors["user_id"] = [_("This driver's papers are already recorded.")]
+    valid_to = data.get("qualification_valid_to")
+    if today is not None and valid_to is not None and valid_to < today:
+        errors["qualification_valid_to"] = [_("This certificate has already expired.")]
+    return errors
+
+
+def register_driver(session: Session, now: datetime, actor: User, data: dict[str, Any]) -> Driver:
+    """Attach driver papers to a user of the carrier whose role is ``driver``.
+
+    ``Forbidden`` unless the actor administers an approved carrier; ``Invalid`` with the
+    fields of :func:`driver_errors`.
+    """
+    org = admin_org(actor, "carrier")
+    errors = driver_errors(session, actor, data, local_today(now))
     if errors:
         raise Invalid(_("Some fields are not valid."), errors)
     driver = Driver(
