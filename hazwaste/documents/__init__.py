@@ -1,5 +1,9 @@
-"""Documents: manifest PDFs, QR images, (later) container labels. Reads manifest models;
-the manifest module never imports this package."""
+"""Documents: the manifest PDF (危险废物转移联单) and QR image, HJ 1276 container labels.
+
+Reads manifest and ledger models; those modules never import this package. Pages live in
+``views`` (blueprint ``documents``), API routes in ``api`` (on ``hazwaste.api.core.bp``),
+shared logic in ``services``.
+"""
 
 from flask import Flask
 

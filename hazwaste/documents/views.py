@@ -1,4 +1,8 @@
-"""Document downloads (manifest PDF, QR image) for those who may see the manifest."""
+"""Document downloads (manifest PDF, QR image, container labels) for those who may see them.
+
+The manifest endpoints go through :mod:`hazwaste.documents.services`: a manifest the user may
+not see is a 404, a draft (no number, no QR code) a 409.
+"""
 
 from __future__ import annotations
 
@@ -8,47 +12,27 @@ from flask import Blueprint, Response
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from hazwaste.accounts.models import User
 from hazwaste.accounts.permissions import login_required
-from hazwaste.documents.manifest_pdf import render_manifest_pdf
-from hazwaste.documents.qr import qr_png
-from hazwaste.errors import Conflict
+from hazwaste.documents import services as documents
 from hazwaste.extensions import db
-from hazwaste.manifests import services as manifests
 from hazwaste.manifests.models import Manifest
-from hazwaste.manifests.tokens import scan_url
-from hazwaste.permits import services as permits
 
 bp = Blueprint("documents", __name__)
 
 
-def _issued(user: User, manifest_id: int) -> Manifest:
-    manifest = manifests.get_visible(db.session, user, manifest_id)
-    if manifest.number is None:
-        raise Conflict(
-            _("A draft has no QR code or printable manifest yet."), status=manifest.status.value
-        )
-    return manifest
-
-
 def pdf_response(manifest: Manifest) -> Response:
-    licences = sorted(
-        {
-            lic.number
-            for line in manifest.lines
-            for lic in permits.covering_licences(
-                db.session, manifest.receiver_id, line.waste_code, manifest.planned_date
-            )
-        }
+    """The manifest PDF, shown inline, saved as ``manifest-<number>.pdf``."""
+    response = Response(documents.manifest_pdf(db.session, manifest), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="{documents.pdf_filename(manifest)}"'
     )
-    body = render_manifest_pdf(manifest, scan_url(manifest.id, manifest.number or ""), licences)
-    response = Response(body, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="manifest-{manifest.number}.pdf"'
+    # The PDF names people and carries the signed QR URL: never in a shared cache.
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
 def qr_response(manifest: Manifest) -> Response:
-    response = Response(qr_png(scan_url(manifest.id, manifest.number or "")), mimetype="image/png")
+    response = Response(documents.manifest_qr(manifest), mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -56,13 +40,13 @@ def qr_response(manifest: Manifest) -> Response:
 @bp.get("/manifests/<int:manifest_id>/manifest.pdf")
 @login_required
 def manifest_pdf(manifest_id: int) -> Any:
-    return pdf_response(_issued(current_user, manifest_id))
+    return pdf_response(documents.issued_manifest(db.session, current_user, manifest_id))
 
 
 @bp.get("/manifests/<int:manifest_id>/qr.png")
 @login_required
 def manifest_qr(manifest_id: int) -> Any:
-    return qr_response(_issued(current_user, manifest_id))
+    return qr_response(documents.issued_manifest(db.session, current_user, manifest_id))
 
 
 def _label_size() -> int:
