@@ -20,6 +20,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,14 @@ def build_manifest(session: Any, now: datetime, world: Any, lines: int) -> Any:
     by_category: dict[str, list[Any]] = {}
     for code in codes:
         by_category.setdefault(code.category, []).append(code)
-    picked = [c for group in zip(*by_category.values(), strict=False) for c in group][:lines]
+    # Round robin over the categories, so a long manifest mixes them as a real one would.
+    rounds = zip_longest(*by_category.values())
+    picked = [c for group in rounds for c in group if c is not None][:lines]
+    # Within the demo truck's 18 t: the same total whatever the number of lines.
+    declared = (Decimal(9000) / len(picked)).quantize(Decimal("0.001"))
+    loaded = (declared * Decimal("0.997")).quantize(Decimal("0.001"))
+    received = (loaded * Decimal("0.996")).quantize(Decimal("0.001"))
+    rejected = (received / 8).quantize(Decimal("0.001"))
     planned = (now + timedelta(days=1)).date()
     data = {
         "carrier_id": world.orgs["carrier"].id,
@@ -64,7 +72,7 @@ def build_manifest(session: Any, now: datetime, world: Any, lines: int) -> Any:
                 "hazards": code.hazards,
                 "packaging": "200L铁桶",
                 "container_count": 4,
-                "declared_kg": Decimal("812.345"),
+                "declared_kg": declared,
                 "declared_unit": "kg",
             }
             for code in picked
@@ -91,7 +99,7 @@ def build_manifest(session: Any, now: datetime, world: Any, lines: int) -> Any:
             "vehicle_id": m.vehicle_id,
             "note": "",
             **position,
-            "lines": [{"line_id": ln.id, "loaded_kg": Decimal("810")} for ln in m.lines],
+            "lines": [{"line_id": ln.id, "loaded_kg": loaded} for ln in m.lines],
         },
     )
     lifecycle.deliver(session, now + timedelta(hours=4), m, driver, {"note": "", **position})
@@ -109,9 +117,9 @@ def build_manifest(session: Any, now: datetime, world: Any, lines: int) -> Any:
             "lines": [
                 {
                     "line_id": ln.id,
-                    "received_kg": Decimal("806.5"),
+                    "received_kg": received,
                     "decision": "partial" if ln.line_no == 1 else "accept",
-                    "rejected_kg": Decimal("100") if ln.line_no == 1 else None,
+                    "rejected_kg": rejected if ln.line_no == 1 else None,
                     "rejection_reason": "部分包装破损渗漏" if ln.line_no == 1 else "",
                 }
                 for ln in m.lines
