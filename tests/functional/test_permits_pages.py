@@ -165,7 +165,9 @@ def test_driver_views_but_cannot_change(client, session, demo):
     response = client.post("/permits/vehicles", data={"plate": "蒙K7C301", "max_load_t": "10"})
     assert response.status_code == 403
     vehicle = demo.extra["vehicles"][0]
-    response = client.post(f"/permits/vehicles/{vehicle.id}/active", data={"active": "0"})
+    response = client.post(
+        f"/permits/vehicles/{vehicle.id}/active", data={"active": "0"}, headers=EN
+    )
     assert response.status_code == 403
     assert count(session, Vehicle) == before and vehicle.active
     assert client.post("/permits/carrier-permits", data={}).status_code == 403
@@ -357,7 +359,9 @@ def test_vehicle_form_and_activation(client, session, demo):
     vehicle = session.scalars(select(Vehicle).where(Vehicle.plate == "蒙K7C301")).one()
     assert vehicle.max_load_kg == Decimal("12500") and vehicle.active
 
-    response = client.post(f"/permits/vehicles/{vehicle.id}/active", data={"active": "0"})
+    response = client.post(
+        f"/permits/vehicles/{vehicle.id}/active", data={"active": "0"}, headers=EN
+    )
     assert response.status_code == 302
     session.refresh(vehicle)
     assert not vehicle.active
@@ -380,7 +384,9 @@ def test_another_carriers_vehicle_is_not_found(client, session, now, demo):
     session.commit()
     login(client, other_admin.email, factories.PASSWORD)
     vehicle = demo.extra["vehicles"][0]
-    response = client.post(f"/permits/vehicles/{vehicle.id}/active", data={"active": "0"})
+    response = client.post(
+        f"/permits/vehicles/{vehicle.id}/active", data={"active": "0"}, headers=EN
+    )
     assert response.status_code == 404
     assert vehicle.active
     assert "<td>蒙K5B120</td>" not in page(client.get("/permits/vehicles", headers=EN))
