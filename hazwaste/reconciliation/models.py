@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hazwaste.accounts.models import Organization
+from hazwaste.accounts.models import Organization, User
 from hazwaste.db import Base, str_enum, utcnow
 
 
@@ -33,6 +33,14 @@ class CaseStatus(enum.StrEnum):
     INVESTIGATING = "investigating"
     CLOSED = "closed"
     REFERRED = "referred"
+
+
+class CaseFinding(enum.StrEnum):
+    """Why a case was closed (required to close it)."""
+
+    EXPLAINED = "explained"  # explained by the enterprise
+    VIOLATION = "violation"  # violation confirmed
+    FALSE_ALARM = "false_alarm"
 
 
 class Flag(Base):
@@ -67,10 +75,17 @@ class Flag(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("reconciliation_runs.id"))
+    # The regulator's case (see hazwaste.cases): who works it, how it ended, when it moved.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    case_finding: Mapped[CaseFinding | None] = mapped_column(
+        str_enum(CaseFinding, "flag_case_finding")
+    )
+    case_changed_at: Mapped[datetime | None]
 
     producer: Mapped[Organization | None] = relationship(foreign_keys=[producer_id])
     carrier: Mapped[Organization | None] = relationship(foreign_keys=[carrier_id])
     receiver: Mapped[Organization | None] = relationship(foreign_keys=[receiver_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
 
 
 class RunStatus(enum.StrEnum):
