@@ -69,6 +69,8 @@ def downgrade():
     with op.batch_alter_table('flags', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_flags_assignee_id_users'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_flags_assignee_id'))
+        # The enum's CHECK must go before its column, or SQLite's table copy keeps it.
+        batch_op.drop_constraint(batch_op.f('ck_flags_flag_case_finding'), type_='check')
         batch_op.drop_column('case_changed_at')
         batch_op.drop_column('case_finding')
         batch_op.drop_column('assignee_id')
