@@ -274,6 +274,7 @@ EVENT_COLS = (
     "payload",
     "corrects_event_id",
     "total_kg",
+    "site_distance_m",
 )
 LEDGER_COLS = (
     "id",
@@ -292,6 +293,8 @@ LEDGER_COLS = (
 
 
 def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
+    from hazwaste.manifests.geo import distance_m
+
     rng = world.rng
     now = AS_OF
     loader.write("organizations", ORG_COLS, world.org_rows(now))
@@ -571,6 +574,14 @@ def generate(loader: Loader, world: World, manifests: int) -> dict[str, int]:
                         payload,
                         None,
                         total_loaded if kind != "created" else None,
+                        # Recorded with the event, as hazwaste.manifests.geo does.
+                        None
+                        if lat is None
+                        else distance_m(
+                            lat,
+                            lon,
+                            *((p_lat, p_lon) if kind == "picked_up" else (r_lat, r_lon)),
+                        ),
                     )
                 )
                 if kind == "picked_up" and special == "LOCATION_MISMATCH":

@@ -134,20 +134,6 @@ def configure_sqlite(engine: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA journal_mode=WAL")
-        try:
-            cursor.execute("SELECT sin(0), acos(1), sqrt(4), radians(1)")
-        except Exception:
-            import math
-
-            for name, fn in (
-                ("sin", math.sin),
-                ("cos", math.cos),
-                ("asin", math.asin),
-                ("acos", math.acos),
-                ("sqrt", math.sqrt),
-                ("radians", math.radians),
-            ):
-                dbapi_connection.create_function(name, 1, fn, deterministic=True)
         cursor.close()
 
     @event.listens_for(engine, "begin")

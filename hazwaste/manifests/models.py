@@ -194,6 +194,9 @@ class ManifestEvent(Base):
     payload: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON: quantities etc.
     corrects_event_id: Mapped[int | None] = mapped_column(ForeignKey("manifest_events.id"))
     total_kg: Mapped[Decimal | None]  # the step's total weight, for fast scans and reports
+    # Metres from the site the hand-off is expected at, computed when recorded (see
+    # hazwaste.manifests.geo); indexed for the LOCATION_MISMATCH rule.
+    site_distance_m: Mapped[int | None] = mapped_column(index=True)
 
     manifest: Mapped[Manifest] = relationship(back_populates="events")
     actor: Mapped[User] = relationship(foreign_keys=[actor_user_id])

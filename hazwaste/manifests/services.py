@@ -24,6 +24,7 @@ from hazwaste.audit.services import canonical_json
 from hazwaste.catalog import services as catalog
 from hazwaste.errors import Forbidden, Invalid, NotFound
 from hazwaste.manifests import access
+from hazwaste.manifests.geo import site_distance_m
 from hazwaste.manifests.models import (
     EventKind,
     Manifest,
@@ -83,6 +84,9 @@ def record_event(
         payload=canonical_json(payload or {}),
         total_kg=total_kg,
         corrects_event_id=corrects_event_id,
+        site_distance_m=site_distance_m(
+            manifest, kind, position.get("latitude"), position.get("longitude")
+        ),
     )
     session.add(event)
     session.flush()

@@ -38,16 +38,6 @@ def china_date(session: Session, column: Any) -> Any:
     return type_coerce(func.date(column, text("'+8 hours'")), Date)
 
 
-def distance_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
-    """Great-circle distance (haversine, Earth radius 6371 km) between two SQL points."""
-    dlat = func.radians(lat2 - lat1) / 2
-    dlon = func.radians(lon2 - lon1) / 2
-    a = func.sin(dlat) * func.sin(dlat) + func.cos(func.radians(lat1)) * func.cos(
-        func.radians(lat2)
-    ) * func.sin(dlon) * func.sin(dlon)
-    return 2 * 6371.0 * func.asin(func.sqrt(a))
-
-
 def month_key(session: Session, column: Any) -> Any:
     """``'YYYY-MM'`` of a DATE column."""
     from sqlalchemy import String
@@ -55,3 +45,20 @@ def month_key(session: Session, column: Any) -> Any:
     if dialect(session) == "postgresql":
         return type_coerce(func.to_char(column, "YYYY-MM"), String)
     return type_coerce(func.strftime("%Y-%m", column), String)
+
+
+def china_day_start(session: Session, day: Any, days: int = 0) -> Any:
+    """The UTC instant at which the China-time calendar day ``day`` (+ ``days``) begins, as a
+    value comparable with stored timestamps — so rules compare a timestamp column with a few
+    precomputed bounds instead of converting every row to a local date."""
+    from sqlalchemy import DateTime, cast, text
+
+    if dialect(session) == "postgresql":
+        midnight = cast(day, DateTime) + text(f"INTERVAL '{int(days)} days'")
+        return func.timezone("Asia/Shanghai", midnight)
+    # Same text layout as stored timestamps ("YYYY-MM-DD HH:MM:SS.ffffff"), so that string
+    # comparison is chronological.
+    return type_coerce(
+        func.strftime("%Y-%m-%d %H:%M:%S", day, f"{int(days)} days", "-8 hours") + ".000000",
+        DateTime,
+    )

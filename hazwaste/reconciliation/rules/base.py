@@ -80,6 +80,22 @@ def register(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
+def manifest_total_g(column: Any) -> Any:
+    """The manifest's lines summed (integer grams) as a correlated scalar subquery: evaluated
+    only for the rows a rule returns, not aggregated over every line of the database first."""
+    from sqlalchemy import func, select
+
+    from hazwaste.db import grams
+    from hazwaste.manifests.models import Manifest, ManifestLine
+
+    return (
+        select(grams(func.sum(grams(column))))
+        .where(ManifestLine.manifest_id == Manifest.id)
+        .correlate(Manifest)
+        .scalar_subquery()
+    )
+
+
 def severity_for(quantity_kg: Decimal | None, settings: dict[str, Any]) -> Severity:
     """Severity rising with the unexplained tonnage; ≥ the referral threshold is critical."""
     if quantity_kg is None:

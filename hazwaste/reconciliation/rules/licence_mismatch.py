@@ -4,52 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, literal, or_, select, union_all
+from sqlalchemy import Select, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.permits.models import Licence, LicenceMethod, LicenceScope
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
-from hazwaste.reconciliation.sqltime import china_date
+from hazwaste.reconciliation.sqltime import china_day_start
 
 
-def _covering_licence(on_day: Any, moment: Any, method: Any = None) -> Any:
-    """EXISTS a licence of the manifest's receiver, valid that day, covering the line's code
-    (and allowing ``method`` if given). Correlation is explicit: the line and manifest come
-    from the enclosing query, two levels up."""
-    scope = (
-        select(LicenceScope.id)
-        .where(
-            LicenceScope.licence_id == Licence.id,
-            or_(
-                LicenceScope.waste_code == ManifestLine.waste_code,
-                LicenceScope.category == literal("HW") + _last_two(ManifestLine.waste_code),
-            ),
-        )
-        .correlate_except(LicenceScope)
-    )
-    conditions = [
-        Licence.organization_id == Manifest.receiver_id,
-        Licence.valid_from <= on_day,
-        Licence.valid_to >= on_day,
-        or_(Licence.revoked_at.is_(None), Licence.revoked_at > moment),
-        scope.exists(),
-    ]
-    if method is not None:
-        conditions.append(
-            select(LicenceMethod.licence_id)
-            .where(LicenceMethod.licence_id == Licence.id, LicenceMethod.method_code == method)
-            .correlate_except(LicenceMethod)
-            .exists()
-        )
-    return select(Licence.id).where(*conditions).correlate_except(Licence).exists()
+def _aware(moment: Any) -> Any:
+    """SQLite hands back a union's timestamp column as text or a naive value: make it UTC."""
+    from datetime import UTC, datetime
 
-
-def _last_two(column: Any) -> Any:
-    from sqlalchemy import func
-
-    return func.substr(column, 9, 2)
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @register
@@ -64,7 +35,61 @@ class LicenceMismatch(Rule):
     manifest_scoped = True
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
-        received_day = china_date(session, Manifest.received_at)
+        # The (small) table of what each licence covers, materialized once: one row per
+        # licence × scope entry (a waste code or a whole HW category) with its validity as
+        # UTC bounds, so each line is checked by two probes on equality keys.
+        cover = (
+            select(
+                Licence.id.label("licence_id"),
+                Licence.organization_id.label("receiver_id"),
+                func.coalesce(LicenceScope.waste_code, LicenceScope.category).label("scope"),
+                Licence.valid_from,
+                Licence.valid_to,
+                china_day_start(session, Licence.valid_from).label("starts"),
+                china_day_start(session, Licence.valid_to, days=1).label("ends"),
+                Licence.revoked_at,
+            )
+            .join(LicenceScope, LicenceScope.licence_id == Licence.id)
+            .cte("cover")
+            .prefix_with("MATERIALIZED")
+        )
+        # One licence row per method it allows, for the disposal check.
+        cover_methods = (
+            select(cover, LicenceMethod.method_code)
+            .join(LicenceMethod, LicenceMethod.licence_id == cover.c.licence_id)
+            .cte("cover_methods")
+            .prefix_with("MATERIALIZED")
+        )
+        category = literal("HW") + func.substr(ManifestLine.waste_code, 9, 2)
+
+        def covered(table: Any, *conditions: Any) -> Any:
+            """A covering licence exists, by the line's code or by its category. One EXISTS
+            with equality keys, which PostgreSQL turns into a hash anti-join and SQLite into
+            index probes."""
+            return (
+                select(table.c.licence_id)
+                .where(
+                    table.c.receiver_id == Manifest.receiver_id,
+                    table.c.scope.in_([ManifestLine.waste_code, category]),
+                    *conditions,
+                )
+                .correlate_except(table)
+                .exists()
+            )
+
+        received_in_force = covered(
+            cover,
+            cover.c.starts <= Manifest.received_at,
+            cover.c.ends > Manifest.received_at,
+            or_(cover.c.revoked_at.is_(None), cover.c.revoked_at > Manifest.received_at),
+        )
+        disposal_in_force = covered(
+            cover_methods,
+            cover_methods.c.method_code == ManifestLine.disposal_method,
+            cover_methods.c.valid_from <= ManifestLine.disposal_date,
+            cover_methods.c.valid_to >= ManifestLine.disposal_date,
+            or_(cover_methods.c.revoked_at.is_(None), cover_methods.c.revoked_at > ctx.as_of),
+        )
         base = (
             ManifestLine.id,
             ManifestLine.line_no,
@@ -80,7 +105,8 @@ class LicenceMismatch(Rule):
                 *base,
                 literal("receipt").label("period"),
                 ManifestLine.received_kg.label("quantity_kg"),
-                received_day.label("on_day"),
+                Manifest.received_at.label("on_time"),
+                literal(None).label("on_day"),
                 literal(None).label("method"),
             )
             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
@@ -88,7 +114,7 @@ class LicenceMismatch(Rule):
                 Manifest.received_at.is_not(None),
                 Manifest.received_at <= ctx.as_of,
                 ManifestLine.accepted_kg > 0,
-                ~_covering_licence(received_day, Manifest.received_at),
+                ~received_in_force,
             )
         )
         disposal = (
@@ -96,6 +122,7 @@ class LicenceMismatch(Rule):
                 *base,
                 literal("disposal").label("period"),
                 ManifestLine.disposed_kg.label("quantity_kg"),
+                literal(None).label("on_time"),
                 ManifestLine.disposal_date.label("on_day"),
                 ManifestLine.disposal_method.label("method"),
             )
@@ -103,9 +130,7 @@ class LicenceMismatch(Rule):
             .where(
                 ManifestLine.disposal_method.is_not(None),
                 ManifestLine.disposal_date <= local_date(ctx.as_of),
-                ~_covering_licence(
-                    ManifestLine.disposal_date, ctx.as_of, ManifestLine.disposal_method
-                ),
+                ~disposal_in_force,
             )
         )
         if ctx.manifest_id is not None:
@@ -116,6 +141,7 @@ class LicenceMismatch(Rule):
 
     def to_finding(self, row: Any, ctx: Context) -> Finding:
         what = "received" if row.period == "receipt" else f"disposed ({row.method})"
+        on_day = row.on_day if row.period == "disposal" else local_date(_aware(row.on_time))
         return Finding(
             subject_type=self.subject_type,
             subject_id=row.id,
@@ -123,12 +149,12 @@ class LicenceMismatch(Rule):
             severity=severity_for(row.quantity_kg, ctx.settings),
             quantity_kg=row.quantity_kg,
             summary=f"{row.number} line {row.line_no} {row.waste_code}: {what} outside the "
-            f"licence on {row.on_day}",
+            f"licence on {on_day}",
             evidence={
                 "number": row.number,
                 "line_no": row.line_no,
                 "waste_code": row.waste_code,
-                "on": row.on_day,
+                "on": on_day,
                 "method": row.method,
                 "quantity_kg": row.quantity_kg,
             },

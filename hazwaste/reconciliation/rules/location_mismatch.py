@@ -5,20 +5,21 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, or_, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session, aliased
 
 from hazwaste.accounts.models import Organization
 from hazwaste.manifests.models import EventKind, Manifest, ManifestEvent
 from hazwaste.reconciliation.models import Severity
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register
-from hazwaste.reconciliation.sqltime import distance_km
 
 
 @register
 class LocationMismatch(Rule):
     """Pickup more than ``LOCATION_KM`` (2 km) from the producer's site, or arrival/receipt
-    that far from the receiver's. Events without a position are not judged here."""
+    that far from the receiver's. Events without a position (or whose site has no registered
+    coordinates) are not judged here. The distance is the one recorded with the event (see
+    :mod:`hazwaste.manifests.geo`), so the query is an index range scan."""
 
     code = "LOCATION_MISMATCH"
     subject_type = "manifest_event"
@@ -28,9 +29,7 @@ class LocationMismatch(Rule):
         producer = aliased(Organization)
         receiver = aliased(Organization)
         at_producer = ManifestEvent.kind == EventKind.PICKED_UP
-        site_lat = case((at_producer, producer.latitude), else_=receiver.latitude)
-        site_lon = case((at_producer, producer.longitude), else_=receiver.longitude)
-        distance = distance_km(ManifestEvent.latitude, ManifestEvent.longitude, site_lat, site_lon)
+        limit_m = int(Decimal(str(ctx.settings["LOCATION_KM"])) * 1000)
         stmt = (
             select(
                 ManifestEvent.id,
@@ -39,9 +38,9 @@ class LocationMismatch(Rule):
                 ManifestEvent.longitude,
                 ManifestEvent.occurred_at,
                 ManifestEvent.total_kg,
-                site_lat.label("site_lat"),
-                site_lon.label("site_lon"),
-                distance.label("distance_km"),
+                ManifestEvent.site_distance_m,
+                case((at_producer, producer.latitude), else_=receiver.latitude).label("site_lat"),
+                case((at_producer, producer.longitude), else_=receiver.longitude).label("site_lon"),
                 Manifest.id.label("manifest_id"),
                 Manifest.number,
                 Manifest.producer_id,
@@ -52,21 +51,8 @@ class LocationMismatch(Rule):
             .join(producer, producer.id == Manifest.producer_id)
             .join(receiver, receiver.id == Manifest.receiver_id)
             .where(
-                ManifestEvent.kind.in_(
-                    [
-                        EventKind.PICKED_UP,
-                        EventKind.DELIVERED,
-                        EventKind.RECEIVED,
-                        EventKind.REJECTED,
-                    ]
-                ),
-                ManifestEvent.latitude.is_not(None),
+                ManifestEvent.site_distance_m > limit_m,
                 ManifestEvent.occurred_at <= ctx.as_of,
-                or_(
-                    and_(at_producer, producer.latitude.is_not(None)),
-                    and_(~at_producer, receiver.latitude.is_not(None)),
-                ),
-                distance > float(ctx.settings["LOCATION_KM"]),
             )
         )
         if ctx.manifest_id is not None:
@@ -74,7 +60,7 @@ class LocationMismatch(Rule):
         return stmt
 
     def to_finding(self, row: Any, ctx: Context) -> Finding:
-        km = Decimal(str(round(float(row.distance_km), 2)))
+        km = (Decimal(row.site_distance_m) / 1000).quantize(Decimal("0.01"))
         kind = row.kind.value if hasattr(row.kind, "value") else row.kind
         return Finding(
             subject_type=self.subject_type,

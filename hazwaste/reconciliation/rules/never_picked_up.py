@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from hazwaste.db import grams, kg_from_grams
+from hazwaste.db import kg_from_grams
 from hazwaste.manifests.models import Manifest, ManifestLine, ManifestStatus
-from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
+from hazwaste.reconciliation.rules.base import (
+    Context,
+    Finding,
+    Rule,
+    manifest_total_g,
+    register,
+    severity_for,
+)
 
 
 @register
@@ -23,28 +30,16 @@ class NeverPickedUp(Rule):
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         limit = ctx.as_of - timedelta(days=float(ctx.settings["NEVER_PICKED_UP_DAYS"]))
-        declared = (
-            select(
-                ManifestLine.manifest_id,
-                grams(func.sum(grams(ManifestLine.declared_kg))).label("declared_g"),
-            )
-            .group_by(ManifestLine.manifest_id)
-            .subquery()
-        )
-        return (
-            select(
-                Manifest.id,
-                Manifest.number,
-                Manifest.producer_id,
-                Manifest.carrier_id,
-                Manifest.receiver_id,
-                Manifest.submitted_at,
-                Manifest.planned_date,
-                declared.c.declared_g,
-            )
-            .join(declared, declared.c.manifest_id == Manifest.id)
-            .where(Manifest.status == ManifestStatus.SUBMITTED, Manifest.submitted_at < limit)
-        )
+        return select(
+            Manifest.id,
+            Manifest.number,
+            Manifest.producer_id,
+            Manifest.carrier_id,
+            Manifest.receiver_id,
+            Manifest.submitted_at,
+            Manifest.planned_date,
+            manifest_total_g(ManifestLine.declared_kg).label("declared_g"),
+        ).where(Manifest.status == ManifestStatus.SUBMITTED, Manifest.submitted_at < limit)
 
     def to_finding(self, row: Any, ctx: Context) -> Finding:
         declared = kg_from_grams(row.declared_g)

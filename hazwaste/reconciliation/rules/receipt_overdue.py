@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from hazwaste.db import grams, kg_from_grams
+from hazwaste.db import kg_from_grams
 from hazwaste.manifests.models import Manifest, ManifestLine, ManifestStatus
 from hazwaste.manifests.services import local_date
 from hazwaste.reconciliation.models import Severity
-from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register
+from hazwaste.reconciliation.rules.base import (
+    Context,
+    Finding,
+    Rule,
+    manifest_total_g,
+    register,
+)
 from hazwaste.reconciliation.sqltime import day_number, epoch_seconds
 from hazwaste.workdays import working_days_between
 
@@ -31,42 +37,30 @@ class ReceiptOverdue(Rule):
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         today = local_date(ctx.as_of)
         due_end_s = day_number(session, Manifest.receipt_due_date) * 86400 + DUE_END_UTC_SECONDS
-        declared = (
-            select(
-                ManifestLine.manifest_id,
-                grams(func.sum(grams(ManifestLine.loaded_kg))).label("loaded_g"),
-            )
-            .group_by(ManifestLine.manifest_id)
-            .subquery()
-        )
-        stmt = (
-            select(
-                Manifest.id,
-                Manifest.number,
-                Manifest.producer_id,
-                Manifest.carrier_id,
-                Manifest.receiver_id,
-                Manifest.delivered_at,
-                Manifest.received_at,
-                Manifest.receipt_due_date,
-                declared.c.loaded_g,
-            )
-            .join(declared, declared.c.manifest_id == Manifest.id)
-            .where(
-                Manifest.receipt_due_date.is_not(None),
-                Manifest.delivered_at <= ctx.as_of,
-                or_(
-                    and_(
-                        Manifest.status == ManifestStatus.DELIVERED,
-                        Manifest.receipt_due_date < today,
-                    ),
-                    and_(
-                        Manifest.received_at.is_not(None),
-                        Manifest.received_at <= ctx.as_of,
-                        epoch_seconds(session, Manifest.received_at) > due_end_s,
-                    ),
+        stmt = select(
+            Manifest.id,
+            Manifest.number,
+            Manifest.producer_id,
+            Manifest.carrier_id,
+            Manifest.receiver_id,
+            Manifest.delivered_at,
+            Manifest.received_at,
+            Manifest.receipt_due_date,
+            manifest_total_g(ManifestLine.loaded_kg).label("loaded_g"),
+        ).where(
+            Manifest.receipt_due_date.is_not(None),
+            Manifest.delivered_at <= ctx.as_of,
+            or_(
+                and_(
+                    Manifest.status == ManifestStatus.DELIVERED,
+                    Manifest.receipt_due_date < today,
                 ),
-            )
+                and_(
+                    Manifest.received_at.is_not(None),
+                    Manifest.received_at <= ctx.as_of,
+                    epoch_seconds(session, Manifest.received_at) > due_end_s,
+                ),
+            ),
         )
         if ctx.manifest_id is not None:
             stmt = stmt.where(Manifest.id == ctx.manifest_id)

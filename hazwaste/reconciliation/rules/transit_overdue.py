@@ -6,13 +6,20 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from hazwaste.db import grams, kg_from_grams
+from hazwaste.db import kg_from_grams
 from hazwaste.manifests.models import Manifest, ManifestLine, ManifestStatus
 from hazwaste.reconciliation.models import Severity
-from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
+from hazwaste.reconciliation.rules.base import (
+    Context,
+    Finding,
+    Rule,
+    manifest_total_g,
+    register,
+    severity_for,
+)
 from hazwaste.reconciliation.sqltime import epoch_seconds
 
 
@@ -32,41 +39,27 @@ class TransitOverdue(Rule):
         transit_s = epoch_seconds(session, Manifest.delivered_at) - epoch_seconds(
             session, Manifest.picked_up_at
         )
-        loaded = (
-            select(
-                ManifestLine.manifest_id,
-                grams(func.sum(grams(ManifestLine.loaded_kg))).label("loaded_g"),
-            )
-            .group_by(ManifestLine.manifest_id)
-            .subquery()
-        )
-        stmt = (
-            select(
-                Manifest.id,
-                Manifest.number,
-                Manifest.producer_id,
-                Manifest.carrier_id,
-                Manifest.receiver_id,
-                Manifest.picked_up_at,
-                Manifest.delivered_at,
-                Manifest.status,
-                loaded.c.loaded_g,
-            )
-            .join(loaded, loaded.c.manifest_id == Manifest.id)
-            .where(
-                Manifest.picked_up_at.is_not(None),
-                Manifest.picked_up_at <= ctx.as_of,
-                or_(
-                    and_(
-                        Manifest.status == ManifestStatus.IN_TRANSIT, Manifest.picked_up_at < limit
-                    ),
-                    and_(
-                        Manifest.delivered_at.is_not(None),
-                        Manifest.delivered_at <= ctx.as_of,
-                        transit_s > hours * 3600,
-                    ),
+        stmt = select(
+            Manifest.id,
+            Manifest.number,
+            Manifest.producer_id,
+            Manifest.carrier_id,
+            Manifest.receiver_id,
+            Manifest.picked_up_at,
+            Manifest.delivered_at,
+            Manifest.status,
+            manifest_total_g(ManifestLine.loaded_kg).label("loaded_g"),
+        ).where(
+            Manifest.picked_up_at.is_not(None),
+            Manifest.picked_up_at <= ctx.as_of,
+            or_(
+                and_(Manifest.status == ManifestStatus.IN_TRANSIT, Manifest.picked_up_at < limit),
+                and_(
+                    Manifest.delivered_at.is_not(None),
+                    Manifest.delivered_at <= ctx.as_of,
+                    transit_s > hours * 3600,
                 ),
-            )
+            ),
         )
         if ctx.manifest_id is not None:
             stmt = stmt.where(Manifest.id == ctx.manifest_id)
