@@ -15,7 +15,7 @@ from hazwaste.manifests.services import local_date
 from hazwaste.permits.models import Licence
 from hazwaste.reconciliation.models import Severity
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register
-from hazwaste.reconciliation.sqltime import china_date
+from hazwaste.reconciliation.sqltime import china_midnight, group_key
 
 
 @register
@@ -31,20 +31,21 @@ class OverCapacity(Rule):
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         year = local_date(ctx.as_of).year
         first, last = date(year, 1, 1), date(year, 12, 31)
-        received_day = china_date(session, Manifest.received_at)
+        receiver = group_key(Manifest.receiver_id)
         accepted = (
             select(
-                Manifest.receiver_id,
+                receiver.label("receiver_id"),
                 grams(func.sum(grams(ManifestLine.accepted_kg))).label("accepted_g"),
             )
             .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
             .where(
                 Manifest.received_at <= ctx.as_of,
-                received_day >= first,
-                received_day <= last,
+                # The China-time year as UTC bounds: no per-row date conversion.
+                Manifest.received_at >= china_midnight(first),
+                Manifest.received_at < china_midnight(last, days=1),
                 ManifestLine.accepted_kg > 0,
             )
-            .group_by(Manifest.receiver_id)
+            .group_by(receiver)
             .subquery()
         )
         capacity = (

@@ -15,7 +15,7 @@ from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.plans.models import ManagementPlan
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
-from hazwaste.reconciliation.sqltime import china_date
+from hazwaste.reconciliation.sqltime import china_midnight, group_key
 
 
 @register
@@ -44,16 +44,20 @@ class OverPlan(Rule):
             .group_by(LedgerEntry.producer_id, LedgerEntry.waste_code)
             .subquery()
         )
-        picked = china_date(session, Manifest.picked_up_at)
+        producer = group_key(Manifest.producer_id)
         shipped = (
             select(
-                Manifest.producer_id,
+                producer.label("producer_id"),
                 ManifestLine.waste_code,
                 grams(func.sum(grams(ManifestLine.loaded_kg))).label("actual_g"),
             )
             .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-            .where(Manifest.picked_up_at <= ctx.as_of, picked >= first, picked <= last)
-            .group_by(Manifest.producer_id, ManifestLine.waste_code)
+            .where(
+                Manifest.picked_up_at <= ctx.as_of,
+                Manifest.picked_up_at >= china_midnight(first),
+                Manifest.picked_up_at < china_midnight(last, days=1),
+            )
+            .group_by(producer, ManifestLine.waste_code)
             .subquery()
         )
         factor = 100 + float(ctx.settings["PLAN_EXCESS_PCT"])

@@ -18,11 +18,8 @@ from hazwaste.reconciliation.rules.base import (
     manifest_total_g,
     register,
 )
-from hazwaste.reconciliation.sqltime import day_number, epoch_seconds
+from hazwaste.reconciliation.sqltime import china_day_end, scanned
 from hazwaste.workdays import working_days_between
-
-#: The due date ends at 24:00 China time = 16:00 UTC of that date.
-DUE_END_UTC_SECONDS = 16 * 3600
 
 
 @register
@@ -36,7 +33,6 @@ class ReceiptOverdue(Rule):
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         today = local_date(ctx.as_of)
-        due_end_s = day_number(session, Manifest.receipt_due_date) * 86400 + DUE_END_UTC_SECONDS
         stmt = select(
             Manifest.id,
             Manifest.number,
@@ -49,7 +45,7 @@ class ReceiptOverdue(Rule):
             manifest_total_g(ManifestLine.loaded_kg).label("loaded_g"),
         ).where(
             Manifest.receipt_due_date.is_not(None),
-            Manifest.delivered_at <= ctx.as_of,
+            scanned(session, Manifest.delivered_at) <= ctx.as_of,
             or_(
                 and_(
                     Manifest.status == ManifestStatus.DELIVERED,
@@ -58,7 +54,7 @@ class ReceiptOverdue(Rule):
                 and_(
                     Manifest.received_at.is_not(None),
                     Manifest.received_at <= ctx.as_of,
-                    epoch_seconds(session, Manifest.received_at) > due_end_s,
+                    Manifest.received_at > china_day_end(session, Manifest.receipt_due_date),
                 ),
             ),
         )

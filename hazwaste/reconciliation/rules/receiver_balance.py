@@ -11,6 +11,7 @@ from hazwaste.db import grams, kg_from_grams
 from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
+from hazwaste.reconciliation.sqltime import group_key
 
 
 @register
@@ -29,16 +30,17 @@ class ReceiverBalance(Rule):
         disposed_g = grams(
             func.sum(case((disposed_in_time, grams(ManifestLine.disposed_kg)), else_=0))
         )
+        receiver = group_key(Manifest.receiver_id)
         return (
             select(
-                Manifest.receiver_id,
+                receiver.label("receiver_id"),
                 ManifestLine.waste_code,
                 accepted_g.label("accepted_g"),
                 disposed_g.label("disposed_g"),
             )
             .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
             .where(Manifest.received_at.is_not(None))
-            .group_by(Manifest.receiver_id, ManifestLine.waste_code)
+            .group_by(receiver, ManifestLine.waste_code)
             .having(disposed_g > accepted_g)
         )
 

@@ -20,7 +20,7 @@ from hazwaste.reconciliation.rules.base import (
     register,
     severity_for,
 )
-from hazwaste.reconciliation.sqltime import epoch_seconds
+from hazwaste.reconciliation.sqltime import epoch_seconds, scanned
 
 
 @register
@@ -56,7 +56,7 @@ class TransitOverdue(Rule):
                 and_(Manifest.status == ManifestStatus.IN_TRANSIT, Manifest.picked_up_at < limit),
                 and_(
                     Manifest.delivered_at.is_not(None),
-                    Manifest.delivered_at <= ctx.as_of,
+                    scanned(session, Manifest.delivered_at) <= ctx.as_of,
                     transit_s > hours * 3600,
                 ),
             ),
