@@ -342,6 +342,7 @@ def seed_demo(
     )
     if history:
         seed_history(session, now, world)
+        seed_plans(session, now, world)
         from hazwaste.reconciliation import services as reconciliation
 
         reconciliation.run(session, now)
@@ -378,6 +379,41 @@ EMERGENCY = (
 )
 
 
+#: This year's management plans of the demo producers: (producer key, waste code, planned
+#: generation t, planned transfer t, receiver key). The tar residue's plan is deliberately
+#: smaller than what the history ships, so OVER_PLAN has something to show.
+DEMO_PLANS = [
+    ("producer", "900-249-08", "24", "24", "receiver"),
+    ("producer", "252-002-11", "6", "6", "receiver"),
+    ("producer", "900-041-49", "3", "3", "receiver"),
+    ("producer2", "841-001-01", "6", "6", "receiver2"),
+    ("producer2", "841-002-01", "0.6", "0.6", "receiver2"),
+]
+
+
+def seed_plans(session: Session, now: datetime, world: DemoWorld) -> None:
+    """This year's management plans (管理计划) for the two demo producers, through the same
+    service as the plans form."""
+    from hazwaste.manifests.services import local_date
+    from hazwaste.plans import services as plans
+
+    year = local_date(now).year
+    for producer_key, code, generation, transfer, receiver_key in DEMO_PLANS:
+        plans.save_plan(
+            session,
+            now,
+            world.users[producer_key],
+            {
+                "year": year,
+                "waste_code": code,
+                "planned_generation_kg": Decimal(generation) * 1000,
+                "planned_transfer_kg": Decimal(transfer) * 1000,
+                "intended_receiver_id": world.orgs[receiver_key].id,
+                "note": "",
+            },
+        )
+
+
 def seed_history(session: Session, now: datetime, world: DemoWorld) -> list[Any]:
     """Manifests in every status, with real hand-offs in the past:
 
@@ -406,6 +442,7 @@ def seed_history(session: Session, now: datetime, world: DemoWorld) -> list[Any]
         day: datetime,
         vehicle: Any = truck,
         driver_index: int = 0,
+        created: datetime | None = None,
     ) -> Any:
         data = {
             "carrier_id": world.orgs["carrier"].id,
@@ -416,7 +453,9 @@ def seed_history(session: Session, now: datetime, world: DemoWorld) -> list[Any]
             "emergency_measures": EMERGENCY,
             "lines": [dict(line) for line in lines],
         }
-        manifest = manifests.create_draft(session, day - timedelta(hours=20), user, data)
+        # Manifests planned for a later day are written before ``now``, never in the future.
+        when = created or min(day - timedelta(hours=20), now - timedelta(hours=21))
+        manifest = manifests.create_draft(session, when, user, data)
         made.append(manifest)
         return manifest
 
@@ -570,11 +609,24 @@ def seed_history(session: Session, now: datetime, world: DemoWorld) -> list[Any]
         "rejected",
     )
     tomorrow = now + timedelta(days=1)
-    run(draft(producer, receiver_org, COAL_LINES, tomorrow), producer, now, "submitted")
-    cancelled = draft(producer, receiver_org, COAL_LINES[:1], tomorrow)
+    run(
+        draft(producer, receiver_org, COAL_LINES, tomorrow, created=now - timedelta(hours=22)),
+        producer,
+        now,
+        "submitted",
+    )
+    cancelled = draft(
+        producer, receiver_org, COAL_LINES[:1], tomorrow, created=now - timedelta(hours=5)
+    )
     lifecycle.submit(session, now - timedelta(hours=3), cancelled, producer)
     lifecycle.cancel(
         session, now - timedelta(hours=2), cancelled, producer, "计划停产检修，转移推迟"
     )
-    draft(producer, receiver_org, COAL_LINES[1:2], now + timedelta(days=5))
+    draft(
+        producer,
+        receiver_org,
+        COAL_LINES[1:2],
+        now + timedelta(days=5),
+        created=now - timedelta(hours=1),
+    )
     return made
