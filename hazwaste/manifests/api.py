@@ -19,6 +19,7 @@ Each request commits once, through :func:`hazwaste.api.core.commit`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -234,109 +235,97 @@ def _act(manifest_id: int, verb: str, schema: type[Schema] | None, run: Verb) ->
     return commit(ok(_out(manifest)))
 
 
-def _action_doc(name: str, summary: str, schema: type[Schema] | None) -> Any:
-    return document(
-        f"{ONE}/{name}",
+@dataclass(frozen=True)
+class Action:
+    """One lifecycle verb exposed as ``POST /api/v1/manifests/{id}/<path>``."""
+
+    path: str
+    verb: str  # the lifecycle verb (and its party/state guard) it calls
+    summary: str
+    schema: type[Schema] | None
+    run: Verb
+
+
+ACTIONS = (
+    Action(
+        "submit",
+        "submit",
+        "Producer: validate the whole draft (every problem in `fields`), allocate its number "
+        "and issue it. No body",
+        None,
+        lambda s, now, m, u, _data: lifecycle.submit(s, now, m, u),
+    ),
+    Action(
+        "pickup",
+        "pickup",
+        "Carrier's driver: vehicle, loaded quantity per line (kg, or t with unit), position "
+        "or position_note, scanned container codes → in_transit",
+        PickupSchema,
+        lifecycle.pickup,
+    ),
+    Action(
+        "delivery",
+        "deliver",
+        "Driver or receiver: arrival at the receiver's gate → delivered (sets the receipt due "
+        "date)",
+        DeliverySchema,
+        lifecycle.deliver,
+    ),
+    Action(
+        "receipt",
+        "receive",
+        "Receiver: weighbridge quantity and decision per line → received (rejected when every "
+        "line is rejected)",
+        ReceiptSchema,
+        lifecycle.receive,
+    ),
+    Action(
+        "disposal",
+        "dispose",
+        "Receiver: method (within the licence), quantity and date per line → completed when "
+        "every accepted line is disposed of",
+        DisposalSchema,
+        lifecycle.dispose,
+    ),
+    Action(
+        "cancel",
+        "cancel",
+        "Producer: cancel before pickup, with a reason",
+        CancelSchema,
+        lambda s, now, m, u, data: lifecycle.cancel(s, now, m, u, data["reason"]),
+    ),
+    Action(
+        "correction",
+        "correct",
+        "Producer: a reasoned correction after submission (date, vehicle, driver, emergency "
+        "measures, line names/packaging/counts/quantities), recorded as an event all parties "
+        "see",
+        CorrectionSchema,
+        lifecycle.correct,
+    ),
+)
+
+
+def _register(action: Action) -> None:
+    def view(manifest_id: int) -> Response:
+        return _act(manifest_id, action.verb, action.schema, action.run)
+
+    view.__name__ = f"{action.verb}_manifest"
+    documented = document(
+        f"{ONE}/{action.path}",
         "post",
-        summary,
+        action.summary,
         tags=TAGS,
-        request=schema,
+        request=action.schema,
         response=ManifestOutSchema,
         idempotent=True,
         statuses={403: "Not this party's action", **CONFLICT},
-    )
+    )(view)
+    bp.post(f"/manifests/<int:manifest_id>/{action.path}")(token_required(idempotent(documented)))
 
 
-@bp.post("/manifests/<int:manifest_id>/submit")
-@token_required
-@idempotent
-@_action_doc(
-    "submit",
-    "Producer: validate the whole draft (every problem in `fields`), allocate its number "
-    "and issue it. No body",
-    None,
-)
-def submit_manifest(manifest_id: int) -> Response:
-    return _act(
-        manifest_id, "submit", None, lambda s, now, m, u, _data: lifecycle.submit(s, now, m, u)
-    )
-
-
-@bp.post("/manifests/<int:manifest_id>/pickup")
-@token_required
-@idempotent
-@_action_doc(
-    "pickup",
-    "Carrier's driver: vehicle, loaded quantity per line (kg, or t with unit), position "
-    "or position_note, scanned container codes → in_transit",
-    PickupSchema,
-)
-def pickup_manifest(manifest_id: int) -> Response:
-    return _act(manifest_id, "pickup", PickupSchema, lifecycle.pickup)
-
-
-@bp.post("/manifests/<int:manifest_id>/delivery")
-@token_required
-@idempotent
-@_action_doc(
-    "delivery",
-    "Driver or receiver: arrival at the receiver's gate → delivered (sets the receipt due date)",
-    DeliverySchema,
-)
-def deliver_manifest(manifest_id: int) -> Response:
-    return _act(manifest_id, "deliver", DeliverySchema, lifecycle.deliver)
-
-
-@bp.post("/manifests/<int:manifest_id>/receipt")
-@token_required
-@idempotent
-@_action_doc(
-    "receipt",
-    "Receiver: weighbridge quantity and decision per line → received (rejected when every "
-    "line is rejected)",
-    ReceiptSchema,
-)
-def receive_manifest(manifest_id: int) -> Response:
-    return _act(manifest_id, "receive", ReceiptSchema, lifecycle.receive)
-
-
-@bp.post("/manifests/<int:manifest_id>/disposal")
-@token_required
-@idempotent
-@_action_doc(
-    "disposal",
-    "Receiver: method (within the licence), quantity and date per line → completed when "
-    "every accepted line is disposed of",
-    DisposalSchema,
-)
-def dispose_manifest(manifest_id: int) -> Response:
-    return _act(manifest_id, "dispose", DisposalSchema, lifecycle.dispose)
-
-
-@bp.post("/manifests/<int:manifest_id>/cancel")
-@token_required
-@idempotent
-@_action_doc("cancel", "Producer: cancel before pickup, with a reason", CancelSchema)
-def cancel_manifest(manifest_id: int) -> Response:
-    return _act(
-        manifest_id,
-        "cancel",
-        CancelSchema,
-        lambda s, now, m, u, data: lifecycle.cancel(s, now, m, u, data["reason"]),
-    )
-
-
-@bp.post("/manifests/<int:manifest_id>/correction")
-@token_required
-@idempotent
-@_action_doc(
-    "correction",
-    "Producer: a reasoned correction after submission (date, vehicle, driver, emergency "
-    "measures, line names/packaging/counts/quantities), recorded as an event all parties see",
-    CorrectionSchema,
-)
-def correct_manifest(manifest_id: int) -> Response:
-    return _act(manifest_id, "correct", CorrectionSchema, lifecycle.correct)
+for _action in ACTIONS:
+    _register(_action)
 
 
 @bp.get("/manifests/<number_or_id>/events")
