@@ -59,6 +59,11 @@ RECONCILIATION_DEFAULTS: dict[str, float | int] = {
 }
 
 
+#: PostgreSQL work_mem for a reconciliation run's transaction: the balance rules sort and
+#: hash millions of lines, which spill to disk at the server's default of 4 MB.
+RECONCILIATION_WORK_MEM = "256MB"
+
+
 def _reconciliation_settings() -> dict[str, float | int]:
     settings = dict(RECONCILIATION_DEFAULTS)
     for name, default in RECONCILIATION_DEFAULTS.items():
@@ -133,6 +138,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         PAGE_SIZE_MAX=PAGE_SIZE_MAX,
         LICENCE_EXPIRY_WARNING_DAYS=LICENCE_EXPIRY_WARNING_DAYS,
         RECONCILIATION=_reconciliation_settings(),
+        RECONCILIATION_WORK_MEM=os.environ.get("HAZWASTE_RECON_WORK_MEM", RECONCILIATION_WORK_MEM),
         # External base URL for QR codes and links in PDFs; falls back to the request's host.
         PUBLIC_BASE_URL=os.environ.get("HAZWASTE_PUBLIC_BASE_URL", ""),
     )

@@ -188,6 +188,11 @@ def execute(
     from flask import current_app
 
     _advisory_lock(session)
+    if session.get_bind().dialect.name == "postgresql" and record.scope == "full":
+        # LOCAL: only this run's transaction; the value is configuration, not user input.
+        work_mem = str(current_app.config.get("RECONCILIATION_WORK_MEM") or "")
+        if work_mem.replace("MB", "").replace("GB", "").isdigit():
+            session.execute(text(f"SET LOCAL work_mem = '{work_mem}'"))
     manifest_id = (
         int(record.scope.split(":", 1)[1]) if record.scope.startswith("manifest:") else None
     )
