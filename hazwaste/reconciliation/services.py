@@ -193,6 +193,12 @@ def execute(
         work_mem = str(current_app.config.get("RECONCILIATION_WORK_MEM") or "")
         if work_mem.replace("MB", "").replace("GB", "").isdigit():
             session.execute(text(f"SET LOCAL work_mem = '{work_mem}'"))
+        # Compiling each rule's plan costs about a second at national scale and the plans
+        # run once: JIT does not pay for itself here.
+        session.execute(text("SET LOCAL jit = off"))
+        # The rules join millions of lines with small tables; the planner underestimates the
+        # small side after filters and picks merge joins that sort every line (seconds).
+        session.execute(text("SET LOCAL enable_mergejoin = off"))
     manifest_id = (
         int(record.scope.split(":", 1)[1]) if record.scope.startswith("manifest:") else None
     )

@@ -63,18 +63,22 @@ class LicenceMismatch(Rule):
         category = literal("HW") + func.substr(ManifestLine.waste_code, 9, 2)
 
         def covered(table: Any, *conditions: Any) -> Any:
-            """A covering licence exists, by the line's code or by its category. One EXISTS
-            with equality keys, which PostgreSQL turns into a hash anti-join and SQLite into
-            index probes."""
-            return (
-                select(table.c.licence_id)
-                .where(
-                    table.c.receiver_id == Manifest.receiver_id,
-                    table.c.scope.in_([ManifestLine.waste_code, category]),
-                    *conditions,
+            """A covering licence exists, by the line's code or by its category: two EXISTS
+            on equality keys (receiver, scope), which PostgreSQL runs as hash anti-joins and
+            SQLite as index probes (an ``IN`` of both keys would make PostgreSQL compare each
+            line with every scope row of its receiver)."""
+            return or_(
+                *(
+                    select(table.c.licence_id)
+                    .where(
+                        table.c.receiver_id == Manifest.receiver_id,
+                        table.c.scope == key,
+                        *conditions,
+                    )
+                    .correlate_except(table)
+                    .exists()
+                    for key in (ManifestLine.waste_code, category)
                 )
-                .correlate_except(table)
-                .exists()
             )
 
         received_in_force = covered(
@@ -114,7 +118,7 @@ class LicenceMismatch(Rule):
                 Manifest.received_at.is_not(None),
                 Manifest.received_at <= ctx.as_of,
                 ManifestLine.accepted_kg > 0,
-                ~received_in_force,
+                *[~cover_exists for cover_exists in received_in_force.clauses],
             )
         )
         disposal = (
@@ -130,7 +134,7 @@ class LicenceMismatch(Rule):
             .where(
                 ManifestLine.disposal_method.is_not(None),
                 ManifestLine.disposal_date <= local_date(ctx.as_of),
-                ~disposal_in_force,
+                *[~cover_exists for cover_exists in disposal_in_force.clauses],
             )
         )
         if ctx.manifest_id is not None:
