@@ -1,0 +1,109 @@
+"""Inline SVG bar charts (no JavaScript, no external assets).
+
+Values are exact ``Decimal`` kg; only the drawing coordinates are floats. The y axis is in
+tonnes with "nice" ticks (1, 2 or 5 × 10ⁿ); every bar has a ``<title>`` with its exact value
+so hovering shows it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+
+from markupsafe import Markup, escape
+
+from hazwaste.db import KG_PER_TONNE
+
+#: Colour-blind-safe palette (Okabe–Ito) for up to four series.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
+WIDTH, HEIGHT = 760, 300
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 36, 44
+
+
+def nice_step(maximum: float, ticks: int = 5) -> float:
+    if maximum <= 0:
+        return 1.0
+    raw = maximum / ticks
+    power = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if raw <= m * power:
+            return m * power
+    return 10 * power  # pragma: no cover
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 or value == 0 else f"{value:g}"
+
+
+def bar_chart(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Decimal]]],
+    *,
+    title: str,
+    unit: str,
+    value_text: str = "{name} {label}: {value} t",
+) -> Markup:
+    """Grouped bars: one group per label (month), one bar per series. Values in kg, drawn in
+    tonnes. ``unit`` is the axis caption (already translated)."""
+    tonnes = [[float(v / KG_PER_TONNE) for v in values] for _n, values in series]
+    top = max([max(vals, default=0.0) for vals in tonnes] + [0.0])
+    step = nice_step(top)
+    y_max = step * max(1, math.ceil(top / step)) if top > 0 else step * 5
+    plot_w = WIDTH - LEFT - RIGHT
+    plot_h = HEIGHT - TOP - BOTTOM
+    groups = max(1, len(labels))
+    group_w = plot_w / groups
+    bar_w = max(2.0, (group_w * 0.8) / max(1, len(series)))
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{LEFT}" y="14" class="chart-unit">{escape(unit)}</text>',
+    ]
+    tick = 0.0
+    while tick <= y_max + 1e-9:
+        y = TOP + plot_h - tick / y_max * plot_h
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+            f"{_fmt(tick)}</text>"
+        )
+        tick += step
+    every = max(1, math.ceil(groups / 12))
+    for gi, label in enumerate(labels):
+        x0 = LEFT + gi * group_w + group_w * 0.1
+        for si, (name, _values) in enumerate(series):
+            value = tonnes[si][gi]
+            h = value / y_max * plot_h
+            exact = series[si][1][gi] / KG_PER_TONNE
+            text = value_text.format(name=name, label=label, value=format(exact.normalize(), "f"))
+            parts.append(
+                f'<rect x="{x0 + si * bar_w:.1f}" y="{TOP + plot_h - h:.1f}" '
+                f'width="{bar_w - 1:.1f}" height="{h:.1f}" fill="{PALETTE[si % len(PALETTE)]}">'
+                f"<title>{escape(text)}</title></rect>"
+            )
+        if gi % every == 0:
+            parts.append(
+                f'<text x="{LEFT + gi * group_w + group_w / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" '
+                f'text-anchor="middle" class="tick">{escape(label)}</text>'
+            )
+    parts.append(
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" '
+        'class="axis"/>'
+    )
+    lx = LEFT
+    for si, (name, _values) in enumerate(series):
+        parts.append(
+            f'<rect x="{lx}" y="{HEIGHT - 16}" width="12" height="12" '
+            f'fill="{PALETTE[si % len(PALETTE)]}"/>'
+            f'<text x="{lx + 16}" y="{HEIGHT - 6}" class="legend">{escape(name)}</text>'
+        )
+        lx += 24 + 13 * max(4, len(name)) if not name.isascii() else 24 + 7 * len(name) + 20
+    if not labels:
+        parts.append(
+            f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" class="tick">'
+            "—</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
