@@ -19,8 +19,8 @@ For each flag naming the enterprise (as producer, carrier or receiver)::
     score = Σ points (exact decimals); grade = the first GRADES entry whose upper bound
     the score stays below: 环保诚信 0–4, 良好 5–14, 警示 15–39, 不良 ≥ 40.
 
-A score between two bounds (e.g. 4.5) takes the higher grade: the bounds are ``score < 5``,
-``score < 15``, ``score < 40``.
+Scores can be fractional (explained ×0.5, decay ×0.5); the bounds are ``score < 5``,
+``score < 15``, ``score < 40``, so 4.5 is still 环保诚信 and 39.5 still 警示.
 """
 
 from __future__ import annotations
