@@ -43,9 +43,6 @@ def test_flag_dossier_has_evidence_timeline_notes_and_responses(
         select(Flag).where(Flag.manifest_id.is_not(None)).order_by(Flag.id)
     ).first()
     assert flag is not None
-    regulator = (
-        world.users.get("regulator") or session.scalars(select(CaseNote.author).limit(0)).first()
-    )
     from hazwaste.accounts.models import User
 
     regulator = session.scalar(select(User).where(User.email == CITY))
