@@ -99,7 +99,7 @@ def bar_chart(
             f'fill="{PALETTE[si % len(PALETTE)]}"/>'
             f'<text x="{lx + 16}" y="{HEIGHT - 6}" class="legend">{escape(name)}</text>'
         )
-        lx += 24 + 13 * max(4, len(name)) if not name.isascii() else 24 + 7 * len(name) + 20
+        lx += 40 + sum(12 if ord(c) > 0x2E7F else 7 for c in name)
     if not labels:
         parts.append(
             f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" class="tick">'

@@ -98,10 +98,10 @@ def balances_page() -> Any:
     chart = charts.bar_chart(
         [t.month for t in totals],
         [
-            (_("Generated"), [t.values["generated"] for t in totals]),
-            (_("Shipped"), [t.values["shipped"] for t in totals]),
-            (_("Received"), [t.values["received"] for t in totals]),
-            (_("Disposed"), [t.values["disposed"] for t in totals]),
+            (_("Generated quantity"), [t.values["generated"] for t in totals]),
+            (_("Shipped quantity"), [t.values["shipped"] for t in totals]),
+            (_("Received quantity"), [t.values["received"] for t in totals]),
+            (_("Disposed quantity"), [t.values["disposed"] for t in totals]),
         ],
         title=_("Monthly generated, shipped, received and disposed tonnage"),
         unit=_("Tonnes"),
