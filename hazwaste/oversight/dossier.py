@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from hazwaste.accounts.models import User
 from hazwaste.cases.models import CaseNote, FlagResponse
 from hazwaste.documents.manifest_pdf import _grid, _styles, china_time, kg, register_font, text
-from hazwaste.labels import EVENT_LABELS, RULE_LABELS, SEVERITY_LABELS
+from hazwaste.labels import EVENT_LABELS, FLAG_STATUS_LABELS, RULE_LABELS, SEVERITY_LABELS
 from hazwaste.manifests.models import Manifest
 from hazwaste.oversight import balances, dashboard, risk, scope
 from hazwaste.reconciliation import queries
@@ -129,9 +129,9 @@ def _timeline(manifest: Manifest) -> list[Any]:
                 _("Waste"),
                 _("Declared"),
                 _("Loaded"),
-                _("Received"),
+                _("Received quantity"),
                 _("Accepted"),
-                _("Disposed"),
+                _("Disposed quantity"),
             ],
             weights,
             [8 * mm, WIDTH - 108 * mm, 20 * mm, 20 * mm, 20 * mm, 20 * mm, 20 * mm],
@@ -150,7 +150,7 @@ def flag_pdf(session: Session, now: datetime, user: User, flag_id: int) -> bytes
                 (_("Severity"), _label(SEVERITY_LABELS, flag.severity.value)),
                 (_("Finding"), flag.summary),
                 (_("Quantity (kg)"), kg(flag.quantity_kg)),
-                (_("Status"), flag.status.value),
+                (_("Status"), _label(FLAG_STATUS_LABELS, flag.status.value)),
                 (_("Case status"), flag.case_status.value),
                 (_("Case finding"), flag.case_finding.value if flag.case_finding else "—"),
                 (_("Period"), flag.period or "—"),
@@ -260,10 +260,10 @@ def enterprise_pdf(session: Session, now: datetime, user: User, org_id: int) -> 
             [
                 _("Month"),
                 _("Waste code"),
-                _("Generated"),
-                _("Shipped"),
-                _("Received"),
-                _("Disposed"),
+                _("Generated quantity"),
+                _("Shipped quantity"),
+                _("Received quantity"),
+                _("Disposed quantity"),
                 _("Stock"),
             ],
             [
