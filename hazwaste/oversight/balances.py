@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from hazwaste.accounts.models import Organization
+from hazwaste.catalog.models import Region
 from hazwaste.db import grams, kg_from_grams
 from hazwaste.ledger.models import LedgerEntry, LedgerKind
 from hazwaste.manifests.models import Manifest, ManifestLine
@@ -273,13 +274,15 @@ def balance_query(session: Session, f: BalanceFilters) -> Select[Any]:
             select(
                 Organization.region_code.label("key"),
                 Organization.region_code.label("region_code"),
+                Region.name.label("name"),
                 b.c.month,
                 b.c.waste_code,
                 *sums,
             )
             .join(Organization, Organization.id == b.c.org_id)
+            .join(Region, Region.code == Organization.region_code)
             .where(*where)
-            .group_by(Organization.region_code, b.c.month, b.c.waste_code)
+            .group_by(Organization.region_code, Region.name, b.c.month, b.c.waste_code)
             .order_by(b.c.month.desc(), Organization.region_code, b.c.waste_code)
         )
     return (
@@ -304,7 +307,7 @@ def rows(session: Session, f: BalanceFilters, limit: int = PAGE_ROWS) -> list[Ba
         out.append(
             BalanceRow(
                 key=str(r["key"]),
-                name=r["name"] if by_org else r["region_code"],
+                name=r["name"],
                 region_code=r["region_code"],
                 month=r["month"],
                 waste_code=r["waste_code"],

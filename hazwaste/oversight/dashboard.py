@@ -90,7 +90,7 @@ def build(session: Session, now: datetime, prefix: str) -> Dashboard:
         .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
         .where(Manifest.status == ManifestStatus.IN_TRANSIT, in_scope)
     ).one()
-    hours = int(current_app.config.get("TRANSIT_HOURS", 48))
+    hours = int(current_app.config["RECONCILIATION"]["TRANSIT_HOURS"])
     transit_overdue = list(
         session.scalars(
             select(Manifest)
