@@ -15,7 +15,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from hazwaste.accounts.permissions import regulator_required
+from hazwaste.accounts.models import UserRole
+from hazwaste.accounts.permissions import enterprise_required, regulator_required
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid
 from hazwaste.extensions import db
@@ -251,3 +252,42 @@ def enterprise_dossier(org_id: int) -> Response:
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="enterprise-{org_id}.pdf"'
     return response
+
+
+@bp.get("/own")
+@enterprise_required(user_roles=(UserRole.ADMIN, UserRole.MEMBER))
+def own() -> Any:
+    """An enterprise's own balances and risk grade (the same figures its regulator sees)."""
+    args, errors = _load_filters(BalanceFilterSchema())
+    org = current_user.organization
+    filters = balances.BalanceFilters(
+        prefix=org.region_code,
+        organization_id=org.id,
+        waste_code=args["waste_code"],
+        month_from=args["month_from"],
+        month_to=args["month_to"],
+    )
+    data = balances.rows(db.session, filters)
+    totals = balances.month_totals(db.session, filters)
+    chart = charts.bar_chart(
+        [t.month for t in totals],
+        [
+            (_("Generated quantity"), [t.values["generated"] for t in totals]),
+            (_("Shipped quantity"), [t.values["shipped"] for t in totals]),
+            (_("Received quantity"), [t.values["received"] for t in totals]),
+            (_("Disposed quantity"), [t.values["disposed"] for t in totals]),
+        ],
+        title=_("Monthly generated, shipped, received and disposed tonnage"),
+        unit=_("Tonnes"),
+    )
+    rating = risk.ratings(db.session, _now(), org.region_code, organization_id=org.id)[0]
+    return render_template(
+        "oversight/own.html",
+        org=org,
+        rows=data,
+        chart=chart,
+        rating=rating,
+        risk=risk,
+        args=request.args,
+        errors=errors,
+    ), (422 if errors else 200)

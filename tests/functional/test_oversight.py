@@ -277,3 +277,19 @@ def test_dashboard_is_scoped_to_the_jurisdiction(session, world, now):
     elsewhere = dashboard.build(session, now, "1101")  # Beijing: nothing of the demo
     assert elsewhere.in_transit_count == 0 and not elsewhere.top_unexplained
     assert sum(elsewhere.open_by_severity.values()) == 0
+
+
+def test_enterprise_sees_its_own_balances_and_grade_only(client, world):
+    login(client, "producer@demo.test")
+    response = client.get("/oversight/own")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "900-249-08" in page and "grade-" in page
+    assert "841-001-01" not in page  # the hospital's waste is not shown
+    assert client.get("/oversight/own?month_from=13").status_code == 422
+
+
+@pytest.mark.parametrize("email", [CITY, "driver@demo.test"])
+def test_own_page_is_for_enterprise_office_staff(client, world, email):
+    login(client, email)
+    assert client.get("/oversight/own").status_code == 403
