@@ -107,3 +107,85 @@ def bar_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def sankey(
+    sources: Sequence[tuple[int, str]],
+    targets: Sequence[tuple[int, str]],
+    flows: dict[tuple[int, int], Decimal],
+    *,
+    title: str,
+) -> Markup:
+    """A two-column Sankey: sources (left) to targets (right), band width ∝ tonnes.
+
+    Node heights are each node's total; bands leave and arrive stacked in the order of the
+    other column, so they do not cross needlessly. Every band has a ``<title>`` with its
+    exact tonnage.
+    """
+    width, node_w, gap, top, label_w = 760, 14, 14, 10, 250
+    total = float(sum(flows.values(), Decimal(0)))
+    if total <= 0:
+        return Markup("")
+    count = max(len(sources), len(targets))
+    height = max(160, 40 * count + 40)
+    usable = height - 2 * top - gap * (count - 1)
+    scale = usable / total
+
+    def totals(index: int) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for key, value in flows.items():
+            out[key[index]] = out.get(key[index], 0.0) + float(value)
+        return out
+
+    src_tot, dst_tot = totals(0), totals(1)
+    x_left, x_right = label_w, width - label_w
+
+    def place(nodes: Sequence[tuple[int, str]], tot: dict[int, float]) -> dict[int, float]:
+        y, pos = float(top), {}
+        for node_id, _name in nodes:
+            pos[node_id] = y
+            y += tot.get(node_id, 0.0) * scale + gap
+        return pos
+
+    src_y, dst_y = place(sources, src_tot), place(targets, dst_tot)
+    parts = [
+        f'<svg class="chart sankey" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    src_off = dict(src_y)
+    dst_off = dict(dst_y)
+    order = {node_id: i for i, (node_id, _n) in enumerate(targets)}
+    for s_id, _s in sources:
+        for (a, b), value in sorted(flows.items(), key=lambda kv: order.get(kv[0][1], 0)):
+            if a != s_id or value <= 0:
+                continue
+            h = float(value) * scale
+            y0, y1 = src_off[a], dst_off[b]
+            src_off[a] += h
+            dst_off[b] += h
+            xa, xb = x_left + node_w, x_right
+            mid = (xa + xb) / 2
+            tonnes = format((value / KG_PER_TONNE).normalize(), "f")
+            parts.append(
+                f'<path d="M{xa},{y0:.1f} C{mid},{y0:.1f} {mid},{y1:.1f} {xb},{y1:.1f} '
+                f'L{xb},{y1 + h:.1f} C{mid},{y1 + h:.1f} {mid},{y0 + h:.1f} {xa},{y0 + h:.1f} Z" '
+                f'fill="{PALETTE[list(src_y).index(a) % len(PALETTE)]}" fill-opacity="0.35">'
+                f"<title>{tonnes} t</title></path>"
+            )
+    for nodes, pos, tot, x, anchor, tx in (
+        (sources, src_y, src_tot, x_left, "end", x_left - 6),
+        (targets, dst_y, dst_tot, x_right, "start", x_right + node_w + 6),
+    ):
+        for i, (node_id, name) in enumerate(nodes):
+            h = tot.get(node_id, 0.0) * scale
+            colour = PALETTE[i % len(PALETTE)] if nodes is sources else "#5b6573"
+            tonnes = f"{tot.get(node_id, 0.0) / 1000:,.3f}".rstrip("0").rstrip(".")
+            parts.append(
+                f'<rect x="{x}" y="{pos[node_id]:.1f}" width="{node_w}" height="{max(h, 1):.1f}" '
+                f'fill="{colour}"/><text x="{tx}" y="{pos[node_id] + h / 2:.1f}" '
+                f'text-anchor="{anchor}" class="legend">{escape(name)}'
+                f'<tspan x="{tx}" dy="14" class="tick">{tonnes} t</tspan></text>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))

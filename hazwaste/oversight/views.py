@@ -132,9 +132,13 @@ def flows() -> Any:
         errors.update(exc.fields)
         filters = balance_filters(BalanceFilterSchema().load({}))
     matrix = balances.flow_matrix(db.session, filters)
+    diagram = charts.sankey(
+        matrix.producers, matrix.receivers, matrix.cells, title=_("Flow matrix")
+    )
     return render_template(
         "oversight/flows.html",
         matrix=matrix,
+        diagram=diagram,
         args=request.args,
         errors=errors,
         enterprises=scope.enterprises(db.session, current_user),

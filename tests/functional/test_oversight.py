@@ -176,6 +176,7 @@ def test_flow_matrix_totals(client, session, world):
     login(client, CITY)
     page = client.get("/oversight/flows").get_data(as_text=True)
     assert "鄂尔多斯市绿源环保科技有限公司" in page
+    assert 'class="chart sankey"' in page and "<title>17.79 t</title>" in page
 
 
 def test_risk_page_explains_and_links(client, world):
