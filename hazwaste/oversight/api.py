@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask_babel import gettext as _
-
 from hazwaste.api.core import (
     bp,
     commit,
@@ -21,7 +19,6 @@ from hazwaste.api.core import (
 )
 from hazwaste.api.spec import document
 from hazwaste.db import utcnow
-from hazwaste.errors import Invalid
 from hazwaste.extensions import db
 from hazwaste.oversight import balances, draws, risk, scope
 from hazwaste.oversight.models import InspectionDraw
@@ -36,22 +33,8 @@ from hazwaste.oversight.schemas import (
 
 
 def _filters(args: dict[str, Any]) -> balances.BalanceFilters:
-    user = current_api_user()
-    prefix = scope.region_prefix(user, args["region"])
-    if args["organization_id"]:
-        try:
-            scope.enterprise(db.session, user, args["organization_id"])
-        except Exception as exc:
-            msg = _("Choose an enterprise inside your jurisdiction.")
-            raise Invalid(msg, {"organization_id": [msg]}) from exc
-    return balances.BalanceFilters(
-        prefix=prefix,
-        organization_id=args["organization_id"],
-        waste_code=args["waste_code"],
-        month_from=args["month_from"],
-        month_to=args["month_to"],
-        group=args["group"],
-    )
+    result: balances.BalanceFilters = scope.balance_filters(db.session, current_api_user(), args)
+    return result
 
 
 @bp.get("/balances")

@@ -7,6 +7,8 @@ inside that scope (a longer prefix of it), otherwise it is refused with a field 
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -56,4 +58,27 @@ def enterprises(session: Session, user: User) -> list[Organization]:
     prefix = prefix_of(user)
     return list(
         session.scalars(select(Organization).where(org_in(prefix)).order_by(Organization.name))
+    )
+
+
+def balance_filters(session: Session, user: User, args: dict[str, Any]) -> Any:
+    """:class:`~hazwaste.oversight.balances.BalanceFilters` from loaded
+    ``BalanceFilterSchema`` arguments, shared by the page and the API. :class:`Invalid` with
+    a field message when the region or the enterprise lies outside the jurisdiction."""
+    from hazwaste.oversight.balances import BalanceFilters
+
+    prefix = region_prefix(user, args["region"])
+    if args["organization_id"]:
+        try:
+            enterprise(session, user, args["organization_id"])
+        except NotFound as exc:
+            msg = _("Choose an enterprise inside your jurisdiction.")
+            raise Invalid(msg, {"organization_id": [msg]}) from exc
+    return BalanceFilters(
+        prefix=prefix,
+        organization_id=args["organization_id"],
+        waste_code=args["waste_code"],
+        month_from=args["month_from"],
+        month_to=args["month_to"],
+        group=args["group"],
     )

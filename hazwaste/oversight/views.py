@@ -40,23 +40,8 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 
 
 def balance_filters(args: dict[str, Any]) -> balances.BalanceFilters:
-    """Filters from loaded arguments; :class:`Invalid` when the region or the enterprise lies
-    outside the user's jurisdiction."""
-    prefix = scope.region_prefix(current_user, args["region"])
-    if args["organization_id"]:
-        try:
-            scope.enterprise(db.session, current_user, args["organization_id"])
-        except Exception as exc:
-            msg = _("Choose an enterprise inside your jurisdiction.")
-            raise Invalid(msg, {"organization_id": [msg]}) from exc
-    return balances.BalanceFilters(
-        prefix=prefix,
-        organization_id=args["organization_id"],
-        waste_code=args["waste_code"],
-        month_from=args["month_from"],
-        month_to=args["month_to"],
-        group=args["group"],
-    )
+    result: balances.BalanceFilters = scope.balance_filters(db.session, current_user, args)
+    return result
 
 
 def _load_filters(schema: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -294,3 +294,11 @@ def test_enterprise_sees_its_own_balances_and_grade_only(client, world):
 def test_own_page_is_for_enterprise_office_staff(client, world, email):
     login(client, email)
     assert client.get("/oversight/own").status_code == 403
+
+
+def test_enterprise_filter_outside_jurisdiction_is_422(client, world):
+    login(client, OTOG)
+    outside = world.orgs["producer2"]
+    response = client.get(f"/oversight/balances?organization_id={outside.id}")
+    assert response.status_code == 422
+    assert "鄂尔多斯市康宁医院" not in response.get_data(as_text=True).split("<tbody>", 1)[1]
