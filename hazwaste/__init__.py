@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         i18n,
         ledger,
         manifests,
+        oversight,
         permits,
         plans,
         reconciliation,
@@ -59,6 +60,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         demo,
         ledger,
         plans,
+        oversight,
         api,
     ):
         domain.init_app(app)

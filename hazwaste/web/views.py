@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -62,10 +62,13 @@ def _overview(user: Any) -> dict[str, Any]:
 
 
 @bp.get("/")
-def home() -> str:
+def home() -> Any:
     """Public front page for visitors; a personal overview once logged in."""
     if not current_user.is_authenticated:
         return render_template("web/home.html")
+    if current_user.active and current_user.regulator_body is not None:
+        # Regulators land on their jurisdiction's dashboard.
+        return redirect(url_for("oversight.index"))
     return render_template("web/dashboard.html", **_overview(current_user))
 
 
