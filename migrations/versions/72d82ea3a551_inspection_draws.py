@@ -1,7 +1,7 @@
 """inspection draws
 
 Revision ID: 72d82ea3a551
-Revises: 2b473de0bce5
+Revises: cd9ba4d4c9b1
 Create Date: 2026-11-23 02:31:32.545096
 
 """
@@ -13,7 +13,7 @@ import hazwaste.db
 
 # revision identifiers, used by Alembic.
 revision = "72d82ea3a551"
-down_revision = "2b473de0bce5"
+down_revision = "cd9ba4d4c9b1"
 branch_labels = None
 depends_on = None
 
