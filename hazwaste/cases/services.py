@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hazwaste.accounts.models import User
 from hazwaste.audit import services as audit
+from hazwaste.cases import routes
 from hazwaste.cases.models import FlagResponse
 from hazwaste.errors import Forbidden, Invalid
+from hazwaste.manifests.models import EventKind, Manifest
 from hazwaste.reconciliation.models import Flag
 
 BODY_MAX = 4000
@@ -85,3 +89,106 @@ def responses(session: Session, flag: Flag) -> list[FlagResponse]:
             .order_by(FlagResponse.created_at, FlagResponse.id)
         )
     )
+
+
+EVIDENCE_UNITS = (("_kg", "kg"), ("_pct", "%"), ("_km", "km"), ("percent", "%"))
+EVIDENCE_LABELS: dict[str, Any] = {
+    "number": lazy_gettext("Manifest number"),
+    "waste_code": lazy_gettext("Waste code"),
+    "line_no": lazy_gettext("Line"),
+    "declared_kg": lazy_gettext("Declared"),
+    "loaded_kg": lazy_gettext("Loaded"),
+    "received_kg": lazy_gettext("Received"),
+    "accepted_kg": lazy_gettext("Accepted"),
+    "disposed_kg": lazy_gettext("Disposed"),
+    "gap_kg": lazy_gettext("Gap"),
+    "gap_pct": lazy_gettext("Gap (percent)"),
+    "tolerance_pct": lazy_gettext("Tolerance"),
+    "floor_kg": lazy_gettext("Minimum gap counted"),
+    "distance_km": lazy_gettext("Distance from the site"),
+    "limit_km": lazy_gettext("Allowed distance"),
+    "hours": lazy_gettext("Hours in transit"),
+    "limit_hours": lazy_gettext("Allowed hours"),
+    "days": lazy_gettext("Days"),
+    "limit_days": lazy_gettext("Allowed days"),
+    "working_days_late": lazy_gettext("Working days late"),
+    "generated_kg": lazy_gettext("Generated"),
+    "shipped_kg": lazy_gettext("Shipped"),
+    "self_used_kg": lazy_gettext("Used on site"),
+    "opening_kg": lazy_gettext("Opening stock"),
+    "closing_kg": lazy_gettext("Closing stock"),
+    "imbalance_kg": lazy_gettext("Imbalance"),
+    "excess_kg": lazy_gettext("Excess"),
+    "capacity_kg": lazy_gettext("Licensed capacity"),
+    "planned_kg": lazy_gettext("Planned"),
+    "actual_kg": lazy_gettext("Actual"),
+    "quantity_kg": lazy_gettext("Quantity"),
+    "month": lazy_gettext("Month"),
+    "year": lazy_gettext("Year"),
+    "period": lazy_gettext("Ledger period"),
+    "picked_up_at": lazy_gettext("Picked up"),
+    "delivered_at": lazy_gettext("Delivered"),
+    "received_at": lazy_gettext("Received at"),
+    "receipt_due_date": lazy_gettext("Receipt due"),
+    "occurred_at": lazy_gettext("Occurred"),
+    "event": lazy_gettext("Step"),
+    "position": lazy_gettext("Position"),
+    "site": lazy_gettext("Site"),
+}
+
+
+def evidence_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    """The evidence as labelled rows with units (``unit`` empty when none applies); nested
+    lists and objects are shown as compact text."""
+    rows = []
+    for key in sorted(evidence):
+        value = evidence[key]
+        unit = next((u for suffix, u in EVIDENCE_UNITS if key.endswith(suffix)), "")
+        if key == "hours" or key == "limit_hours":
+            unit = "h"
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False)
+        rows.append(
+            {"key": key, "label": EVIDENCE_LABELS.get(key, key), "value": value, "unit": unit}
+        )
+    return rows
+
+
+def manifest_view(session: Session, manifest_id: int | None) -> dict[str, Any] | None:
+    """Timeline, per-line weights and the route plot of the flag's manifest (the caller has
+    already checked the flag is visible; the manifest's parties are the flag's)."""
+    if manifest_id is None:
+        return None
+    manifest = session.get(Manifest, manifest_id)
+    if manifest is None:
+        return None
+    events = sorted(
+        (e for e in manifest.events if e.kind is not EventKind.EDITED),
+        key=lambda e: (e.occurred_at, e.id),
+    )
+    sites = [
+        {
+            "lat": org.latitude,
+            "lon": org.longitude,
+            "label": org.name,
+            "kind": kind,
+        }
+        for org, kind in ((manifest.producer, "producer"), (manifest.receiver, "receiver"))
+        if org is not None
+    ]
+    points = [
+        {
+            "lat": e.latitude,
+            "lon": e.longitude,
+            "label": f"{i}",
+            "detail": f"{e.kind.value} {e.occurred_at:%Y-%m-%d %H:%M}",
+            "kind": "event",
+        }
+        for i, e in enumerate(events, 1)
+    ]
+    return {
+        "manifest": manifest,
+        "events": events,
+        "lines": sorted(manifest.lines, key=lambda line: line.line_no),
+        "plot": routes.plot(sites, points),
+    }
