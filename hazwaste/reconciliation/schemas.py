@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from hazwaste.reconciliation.models import CaseStatus, FlagStatus, Severity
 from hazwaste.reconciliation.queries import SORTS
 from hazwaste.reconciliation.rules import REGISTRY
 from hazwaste.schemas import N_, BaseSchema, length, one_of
+
+
+def _tonnage(value: Decimal) -> None:
+    # A plain function rather than validate.Range: the OpenAPI document would otherwise
+    # carry the bounds as quantized strings, which is not a valid schema.
+    if not Decimal(0) <= value <= Decimal(1000000):
+        raise ValidationError(N_("A tonnage of 0 or more."))
 
 
 class FlagFilterSchema(BaseSchema):
@@ -33,11 +41,7 @@ class FlagFilterSchema(BaseSchema):
         load_default=None,
         validate=validate.Range(min=0, max=3650, error=N_("Between 0 and 3650 days.")),
     )
-    min_tonnes = fields.Decimal(
-        load_default=None,
-        places=3,
-        validate=validate.Range(min=0, max=1000000, error=N_("A tonnage of 0 or more.")),
-    )
+    min_tonnes = fields.Decimal(load_default=None, places=3, validate=_tonnage)
     sort = fields.String(load_default=None, validate=one_of(list(SORTS)))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=None, validate=validate.Range(min=1, max=200))
