@@ -95,6 +95,10 @@ EVIDENCE_UNITS = (("_kg", "kg"), ("_pct", "%"), ("_km", "km"), ("percent", "%"))
 EVIDENCE_LABELS: dict[str, Any] = {
     "number": lazy_gettext("Manifest number"),
     "waste_code": lazy_gettext("Waste code"),
+    "physical_form": lazy_gettext("Physical form"),
+    "arrived": lazy_gettext("Arrived"),
+    "method": lazy_gettext("Method"),
+    "kind": lazy_gettext("Kind"),
     "line_no": lazy_gettext("Line"),
     "declared_kg": lazy_gettext("Declared"),
     "loaded_kg": lazy_gettext("Loaded"),
