@@ -55,6 +55,13 @@ TRANSITIONS: dict[str, Transition] = {
 FINAL = (CaseStatus.CLOSED, CaseStatus.REFERRED)
 
 
+def status_label(status: CaseStatus | None) -> str:
+    """The translated name of a case state, for messages."""
+    from hazwaste.cases.labels import CASE_STATUS_LABELS
+
+    return str(CASE_STATUS_LABELS.get(status.value, status.value)) if status else "?"
+
+
 def in_jurisdiction(session: Session, user: User, flag: Flag) -> bool:
     """True if ``user`` is active regulator staff whose jurisdiction covers ``flag``."""
     if not user.is_regulator or not user.active:
@@ -127,7 +134,7 @@ def _move(
         raise Conflict(
             _(
                 "This case is %(status)s; it cannot be changed this way now.",
-                status=before.value,
+                status=status_label(before),
             ),
             status=before.value,
         )
@@ -142,7 +149,10 @@ def _move(
         session.expire(flag)
         status = current.value if current else "unknown"
         raise Conflict(
-            _("Someone else changed this case first; it is now %(status)s.", status=status),
+            _(
+                "Someone else changed this case first; it is now %(status)s.",
+                status=status_label(current),
+            ),
             status=status,
         )
     session.expire(flag)
@@ -257,7 +267,10 @@ def assign(
     _require_regulator(session, user, flag)
     if flag.case_status in FINAL:
         raise Conflict(
-            _("This case is %(status)s; it cannot be reassigned.", status=flag.case_status.value),
+            _(
+                "This case is %(status)s; it cannot be reassigned.",
+                status=status_label(flag.case_status),
+            ),
             status=flag.case_status.value,
         )
     assignee: User | None = None
