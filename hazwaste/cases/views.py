@@ -91,6 +91,7 @@ def queue() -> Any:
         flag_statuses=[s.value for s in FlagStatus],
         sorts=queries.SORTS,
         inspectors=lifecycle.inspectors(db.session, current_user),
+        enterprises=lifecycle.enterprises(db.session, current_user),
     ), (422 if errors else 200)
 
 

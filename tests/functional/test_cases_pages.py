@@ -76,6 +76,11 @@ def test_queue_counts_filters_and_sort(client, session, flags):
     assert ids_on(client.get("/cases/?region=150602").get_data(as_text=True)) == [dongsheng.id]
     assert ids_on(client.get("/cases/?rule=TRANSIT_OVERDUE").get_data(as_text=True)) == [otog2.id]
     assert ids_on(client.get("/cases/?case_status=investigating").get_data(as_text=True)) == []
+    producer2 = dongsheng.producer_id
+    assert ids_on(client.get(f"/cases/?organization_id={producer2}").get_data(as_text=True)) == [
+        dongsheng.id
+    ]
+    assert f'<option value="{producer2}"' in html  # the enterprise filter lists it
     bad = client.get("/cases/?min_tonnes=lots&sort=weird", headers=EN)
     assert bad.status_code == 422
     assert len(ids_on(bad.get_data(as_text=True))) == 3
