@@ -221,3 +221,27 @@ def test_exports_match_the_page(client, flags):
     assert Decimal(str(values[1][8])) == Decimal("3500")
     filtered = client.get("/cases/export.csv?region=150602").get_data().decode("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(filtered)))) == 2
+
+
+def test_exports_stay_in_the_jurisdiction(client, flags):
+    otog, otog2, dongsheng = flags
+    login(client, "regulator-otog@demo.test")
+    text = client.get("/cases/export.csv").get_data().decode("utf-8-sig")
+    assert sorted(int(r[0]) for r in list(csv.reader(io.StringIO(text)))[1:]) == sorted(
+        [otog.id, otog2.id]
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get("/cases/export.xlsx").get_data())).active
+    assert dongsheng.id not in [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    # A region outside the jurisdiction is simply empty, never someone else's flags.
+    text = client.get("/cases/export.csv?region=150602").get_data().decode("utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(text)))) == 1
+
+
+def test_nav_links(client, flags):
+    login(client, "regulator@demo.test")
+    html = client.get("/cases/", headers=EN).get_data(as_text=True)
+    assert 'href="/cases/"' in html
+    client.post("/logout")
+    login(client, "producer@demo.test")
+    html = client.get("/flags/", headers=EN).get_data(as_text=True)
+    assert 'href="/cases/"' not in html and 'href="/flags/"' in html
