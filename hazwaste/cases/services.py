@@ -16,6 +16,7 @@ from hazwaste.audit import services as audit
 from hazwaste.cases import routes
 from hazwaste.cases.models import FlagResponse
 from hazwaste.errors import Forbidden, Invalid
+from hazwaste.labels import datetime_local
 from hazwaste.manifests.models import EventKind, Manifest
 from hazwaste.reconciliation.models import Flag
 
@@ -152,10 +153,23 @@ def evidence_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
             unit = "h"
         if isinstance(value, list | dict):
             value = json.dumps(value, ensure_ascii=False)
+        elif key.endswith("_at") and isinstance(value, str):
+            value = _local_time(value)
         rows.append(
             {"key": key, "label": EVIDENCE_LABELS.get(key, key), "value": value, "unit": unit}
         )
     return rows
+
+
+def _local_time(text: str) -> str:
+    """An ISO timestamp from the evidence in China time; the text as is if it is not one."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text
+    return datetime_local(moment)
 
 
 def manifest_view(session: Session, manifest_id: int | None) -> dict[str, Any] | None:

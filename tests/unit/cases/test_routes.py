@@ -46,3 +46,25 @@ def test_single_point_still_draws():
     plot = routes.plot([{"lat": 39.0, "lon": 107.0, "label": "a", "kind": "producer"}], [])
     assert plot is not None and plot.scale_km >= 1
     assert plot.points[0].x == plot.width / 2
+
+
+def test_evidence_rows_units_and_times(app):
+    from hazwaste.cases.services import evidence_rows
+
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        rows = {
+            r["key"]: r
+            for r in evidence_rows(
+                {
+                    "gap_kg": "-123.000",
+                    "gap_pct": "-7.59",
+                    "distance_km": "6.37",
+                    "delivered_at": "2026-11-09T06:51:57+00:00",
+                    "position": [39.4, 106.99],
+                }
+            )
+        }
+    assert rows["gap_kg"]["unit"] == "kg" and str(rows["gap_kg"]["label"]) == "Gap"
+    assert rows["gap_pct"]["unit"] == "%" and rows["distance_km"]["unit"] == "km"
+    assert rows["delivered_at"]["value"] == "2026-11-09 14:51"  # China time
+    assert rows["position"]["value"] == "[39.4, 106.99]"
