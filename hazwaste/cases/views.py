@@ -30,7 +30,7 @@ from hazwaste.cases import exports, lifecycle, services
 from hazwaste.cases.models import FlagResponse
 from hazwaste.cases.schemas import AssignmentSchema, NoteSchema, TransitionSchema
 from hazwaste.db import utcnow
-from hazwaste.errors import Invalid
+from hazwaste.errors import Conflict, Invalid
 from hazwaste.extensions import db
 from hazwaste.pagination import paginate
 from hazwaste.reconciliation import queries
@@ -123,7 +123,9 @@ def export_xlsx() -> Any:
     )
 
 
-def _render_case(flag: Flag, form: str = "", values: Any = None, errors: Any = None) -> Any:
+def _render_case(
+    flag: Flag, form: str = "", values: Any = None, errors: Any = None, status: int = 422
+) -> Any:
     session = db.session
     user = current_user
     evidence = queries.evidence(flag)
@@ -142,7 +144,7 @@ def _render_case(flag: Flag, form: str = "", values: Any = None, errors: Any = N
         form=form,
         values=values or {},
         errors=errors or {},
-    ), (422 if errors else 200)
+    ), (status if errors else 200)
 
 
 @bp.get("/<int:flag_id>")
@@ -163,6 +165,11 @@ def _post(flag_id: int, form: str, schema: Any, act: Any, done: str) -> Any:
         db.session.rollback()
         flag = queries.get_visible(db.session, current_user, flag_id)
         return _render_case(flag, form, request.form, exc.fields or {"_schema": [exc.message]})
+    except Conflict as exc:
+        # Someone moved the case first: show it as it is now, with what happened.
+        db.session.rollback()
+        flag = queries.get_visible(db.session, current_user, flag_id)
+        return _render_case(flag, "", {}, {"_schema": [exc.message]}, status=409)
     db.session.commit()
     flash(done, "success")
     return redirect(url_for("cases.detail", flag_id=flag_id))

@@ -137,7 +137,9 @@ def test_case_page_walk_and_work(client, session, now, demo, flags):
     session.refresh(otog)
     assert otog.case_status is CaseStatus.INVESTIGATING
     # A second "start" (a stale page) is a conflict naming the status.
-    assert client.post(f"/cases/{otog.id}/transition", data={"action": "start"}).status_code == 409
+    stale = client.post(f"/cases/{otog.id}/transition", data={"action": "start"}, headers=EN)
+    assert stale.status_code == 409
+    assert 'id="case-status">Investigating<' in stale.get_data(as_text=True)
     assert client.post(f"/cases/{otog.id}/notes", data={"body": ""}).status_code == 422
     assert client.post(f"/cases/{otog.id}/notes", data={"body": "现场检查"}).status_code == 302
     me = demo.users["regulator_city"]
