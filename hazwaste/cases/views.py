@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from hazwaste.accounts.permissions import regulator_required
 from hazwaste.cases import exports, lifecycle, services
@@ -65,7 +66,12 @@ def queue() -> Any:
     filters.sort = filters.sort or "severity"
     page = paginate(
         db.session,
-        queries.list_query(current_user, filters),
+        queries.list_query(current_user, filters).options(
+            selectinload(Flag.producer),
+            selectinload(Flag.carrier),
+            selectinload(Flag.receiver),
+            selectinload(Flag.assignee),
+        ),
         args["page"],
         args["per_page"] or current_app.config["PAGE_SIZE"],
         args=_query_args(),
