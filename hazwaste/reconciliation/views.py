@@ -10,6 +10,8 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from hazwaste.accounts.permissions import login_required
+from hazwaste.cases import services as cases
+from hazwaste.cases.schemas import ResponseSchema
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid
 from hazwaste.extensions import db
@@ -60,8 +62,6 @@ def index() -> Any:
 
 
 def _render_detail(flag: Any, values: Any = None, errors: Any = None) -> Any:
-    from hazwaste.cases import services as cases
-
     return render_template(
         "flags/detail.html",
         flag=flag,
@@ -88,9 +88,6 @@ def detail(flag_id: int) -> Any:
 def respond(flag_id: int) -> Any:
     """The enterprise concerned answers the flag; 404 if it does not see the flag, 403 if it
     sees it but is not a party (regulators), 422 with the form kept on bad input."""
-    from hazwaste.cases import services as cases
-    from hazwaste.cases.schemas import ResponseSchema
-
     flag = queries.get_visible(db.session, current_user, flag_id)
     try:
         data = ResponseSchema().load(request.form)
