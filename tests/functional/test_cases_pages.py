@@ -247,3 +247,23 @@ def test_nav_links(client, flags):
     login(client, "producer@demo.test")
     html = client.get("/flags/", headers=EN).get_data(as_text=True)
     assert 'href="/cases/"' not in html and 'href="/flags/"' in html
+
+
+def test_close_and_reopen_through_the_page(client, session, demo, flags):
+    otog = flags[0]
+    login(client, "regulator@demo.test")
+    url = f"/cases/{otog.id}/transition"
+    assert client.post(url, data={"action": "start"}).status_code == 302
+    html = client.get(f"/cases/{otog.id}", headers=EN).get_data(as_text=True)
+    assert 'id="form-close"' in html and 'id="form-refer"' in html
+    assert 'id="form-start"' not in html
+    done = client.post(url, data={"action": "close", "finding": "false_alarm", "note": "误报"})
+    assert done.status_code == 302
+    html = client.get(f"/cases/{otog.id}", headers=EN).get_data(as_text=True)
+    assert "False alarm" in html and 'id="form-reopen"' in html and 'id="form-assign"' not in html
+    bad = client.post(url, data={"action": "reopen", "note": ""}, headers=EN)
+    assert bad.status_code == 422 and "Say why the case is reopened." in bad.get_data(as_text=True)
+    assert client.post(url, data={"action": "reopen", "note": "新线索"}).status_code == 302
+    session.refresh(otog)
+    assert otog.case_status is CaseStatus.INVESTIGATING and otog.case_finding is None
+    assert client.post(url, data={"action": "fly"}).status_code == 422
