@@ -7,4 +7,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hazwaste.cases import models  # noqa: F401  (tables known to the metadata)
+    from hazwaste.cases import api, labels, models, views  # noqa: F401  (api registers on bp)
+
+    labels.init_app(app)
+    app.register_blueprint(views.bp)

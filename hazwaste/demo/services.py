@@ -13,6 +13,7 @@ receiver@demo.test           鄂尔多斯市绿源环保科技有限公司 — l
 receiver2@demo.test          内蒙古蒙西危险废物处置中心 — licence expiring in 25 days
 regulator@demo.test          鄂尔多斯市生态环境局 (150600)
 regulator-otog@demo.test     鄂尔多斯市生态环境局鄂托克旗分局 (150624)
+inspector@demo.test          李娜, inspector of the city body (with ``history``)
 ===========================  ==============================================================
 """
 
@@ -346,7 +347,55 @@ def seed_demo(
         from hazwaste.reconciliation import services as reconciliation
 
         reconciliation.run(session, now)
+        seed_cases(session, now, world)
     return world
+
+
+def seed_cases(session: Session, now: datetime, world: DemoWorld) -> None:
+    """A second inspector in the city body, one case already under investigation (assigned
+    to that inspector) and an enterprise explanation, so the case queue shows every column.
+    The WEIGHT_GAP flag is left new (the browser story starts its investigation)."""
+    from hazwaste.cases import lifecycle
+    from hazwaste.cases import services as cases
+    from hazwaste.reconciliation.models import Flag
+
+    inspector = accounts.create_regulator_user(
+        session,
+        now,
+        world.users["admin"],
+        world.bodies["city"],
+        {
+            "email": "inspector@demo.test",
+            "name": "李娜",
+            "phone": "",
+            "password": DEMO_PASSWORD,
+            "role": "inspector",
+        },
+        PASSWORD_MIN,
+    )
+    world.users["inspector"] = inspector
+    chief = world.users["regulator_city"]
+    flags = {f.rule: f for f in session.scalars(select(Flag).order_by(Flag.id))}
+    location = flags.get("LOCATION_MISMATCH")
+    if location is not None:
+        lifecycle.start(session, now, chief, location, "取货位置距产废单位 6 km，调取车辆轨迹。")
+        lifecycle.assign(session, now, chief, location, inspector.id)
+    overdue = flags.get("RECEIPT_OVERDUE")
+    if overdue is not None and overdue.receiver_id is not None:
+        receiver = session.scalar(
+            select(User).where(User.organization_id == overdue.receiver_id).order_by(User.id)
+        )
+        if receiver is not None:
+            cases.respond(
+                session,
+                now,
+                receiver,
+                overdue,
+                {
+                    "body": "地磅检修两天，已于次日补录接收信息。",
+                    "attachments": "地磅检修记录 2026-11-10\n补录接收单照片",
+                },
+            )
 
 
 def _line(

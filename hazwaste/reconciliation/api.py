@@ -8,6 +8,7 @@ from flask import current_app
 
 from hazwaste.api.core import bp, current_api_user, load_query, ok, token_required
 from hazwaste.api.spec import document
+from hazwaste.db import utcnow
 from hazwaste.extensions import db
 from hazwaste.pagination import paginate
 from hazwaste.reconciliation import queries
@@ -19,7 +20,9 @@ from hazwaste.reconciliation.schemas import FlagFilterSchema, FlagOutSchema
 @document(
     "/api/v1/flags",
     "get",
-    "Reconciliation flags visible to the user",
+    "Reconciliation flags visible to the user; regulators filter the case queue by "
+    "case_status, assignee (mine/none/id), age_days, min_tonnes, region, organization_id "
+    "and sort (severity/age/tonnage/rule/enterprise)",
     tags=["reconciliation"],
     query=FlagFilterSchema,
     response=FlagOutSchema,
@@ -27,12 +30,7 @@ from hazwaste.reconciliation.schemas import FlagFilterSchema, FlagOutSchema
 )
 def flags() -> Any:
     args = load_query(FlagFilterSchema())
-    filters = queries.FlagFilters(
-        **{
-            k: args[k]
-            for k in ("rule", "severity", "status", "region", "period", "organization_id")
-        }
-    )
+    filters = queries.filters_from_args(args, utcnow())
     per_page = min(
         args["per_page"] or current_app.config["PAGE_SIZE"], current_app.config["PAGE_SIZE_MAX"]
     )

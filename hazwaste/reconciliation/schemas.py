@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
-from hazwaste.reconciliation.models import FlagStatus, Severity
+from hazwaste.reconciliation.models import CaseStatus, FlagStatus, Severity
+from hazwaste.reconciliation.queries import SORTS
 from hazwaste.reconciliation.rules import REGISTRY
 from hazwaste.schemas import N_, BaseSchema, length, one_of
+
+
+def _tonnage(value: Decimal) -> None:
+    # A plain function rather than validate.Range: the OpenAPI document would otherwise
+    # carry the bounds as quantized strings, which is not a valid schema.
+    if not Decimal(0) <= value <= Decimal(1000000):
+        raise ValidationError(N_("A tonnage of 0 or more."))
 
 
 class FlagFilterSchema(BaseSchema):
@@ -21,6 +30,19 @@ class FlagFilterSchema(BaseSchema):
     )
     period = fields.String(load_default=None, validate=length(max=60))
     organization_id = fields.Integer(load_default=None)
+    case_status = fields.String(load_default=None, validate=one_of([s.value for s in CaseStatus]))
+    assignee = fields.String(
+        load_default=None,
+        validate=validate.Regexp(
+            r"^(mine|none|\d{1,10})$", error=N_("Choose an inspector, mine or unassigned.")
+        ),
+    )
+    age_days = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=3650, error=N_("Between 0 and 3650 days.")),
+    )
+    min_tonnes = fields.Decimal(load_default=None, places=3, validate=_tonnage)
+    sort = fields.String(load_default=None, validate=one_of(list(SORTS)))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=None, validate=validate.Range(min=1, max=200))
 
@@ -44,3 +66,6 @@ class FlagOutSchema(BaseSchema):
     first_seen_at = fields.DateTime()
     last_seen_at = fields.DateTime()
     resolved_at = fields.DateTime(allow_none=True)
+    case_finding = fields.Function(lambda f: f.case_finding.value if f.case_finding else None)
+    assignee_id = fields.Integer(allow_none=True)
+    case_changed_at = fields.DateTime(allow_none=True)
