@@ -5,6 +5,8 @@ investigation with a note and exports the queue to XLSX holding the rows shown."
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,8 +44,11 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return app
 
 
-def test_regulator_works_a_weight_gap_case(browser: Any, live_server: str) -> None:
+def test_regulator_works_a_weight_gap_case(browser: Any, live_server: str, tmp_path: Path) -> None:
     import openpyxl
+
+    # Screenshots to look at: HAZWASTE_SCREENSHOTS=/some/dir keeps them.
+    shots = Path(os.environ.get("HAZWASTE_SCREENSHOTS") or tmp_path)
 
     context = browser.new_context(
         locale="en-US",
@@ -64,7 +69,7 @@ def test_regulator_works_a_weight_gap_case(browser: Any, live_server: str) -> No
     ]
     assert len(shown) >= 3
     assert page.locator(".case-tabs a[data-status=new] .count").text_content() != "0"
-    page.screenshot(path="/tmp/cases-queue.png", full_page=True)
+    page.screenshot(path=str(shots / "cases-queue.png"), full_page=True)
 
     row = page.locator("tr[data-flag-id]", has_text="Weight gap").first
     row.locator("a").first.click()
@@ -76,14 +81,14 @@ def test_regulator_works_a_weight_gap_case(browser: Any, live_server: str) -> No
     assert page.locator("svg.route-plot .plot-point").count() >= 3
     assert page.locator("svg.route-plot .plot-scale text").text_content().endswith("km")
     assert page.locator("table.weights tbody tr").count() >= 1
-    page.screenshot(path="/tmp/cases-detail.png", full_page=True)
+    page.screenshot(path=str(shots / "cases-detail.png"), full_page=True)
 
     page.fill("#start-note", "已电话联系产废单位，调取地磅记录。")
     with page.expect_navigation():
         page.click("#form-start button[type=submit]")
     assert page.text_content("#case-status") == "Investigating"
     assert "调取地磅记录" in (page.text_content("ol.case-history") or "")
-    page.screenshot(path="/tmp/cases-investigating.png", full_page=True)
+    page.screenshot(path=str(shots / "cases-investigating.png"), full_page=True)
 
     page.goto(f"{live_server}/cases/")
     shown = [
