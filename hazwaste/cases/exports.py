@@ -7,18 +7,15 @@ Quantities stay Decimal (plain text in CSV, numbers with three decimals in XLSX)
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
 from sqlalchemy.orm import Session, selectinload
 
+from hazwaste import exports as shared
 from hazwaste.accounts.models import User
 from hazwaste.labels import datetime_local
-from hazwaste.ledger.exports import plain
 from hazwaste.reconciliation import queries
 from hazwaste.reconciliation.models import Flag
 
@@ -69,25 +66,8 @@ def rows(session: Session, user: User, filters: queries.FlagFilters) -> Iterator
 
 
 def csv_chunks(data: Iterable[list[Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(header())
-    for row in data:
-        writer.writerow([plain(v) if i == 8 else v for i, v in enumerate(row)])
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return shared.csv_chunks(header(), data)
 
 
 def xlsx_bytes(data: Iterable[list[Any]]) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Cases"))
-    sheet.append(header())
-    for row in data:
-        sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return shared.xlsx_bytes(_("Cases"), header(), data)

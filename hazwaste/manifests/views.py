@@ -14,12 +14,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from hazwaste import exports as shared_exports
 from hazwaste.accounts.permissions import login_required
 from hazwaste.catalog.models import HAZARD_CODES
 from hazwaste.db import utcnow
 from hazwaste.errors import Conflict, Forbidden, Invalid
 from hazwaste.extensions import db
 from hazwaste.manifests import access, lifecycle, services
+from hazwaste.manifests import exports as manifest_exports
 from hazwaste.manifests.models import Manifest, ManifestStatus, PhysicalForm
 from hazwaste.manifests.schemas import (
     CancelSchema,
@@ -49,9 +51,8 @@ def _can_create(user: Any) -> bool:
     )
 
 
-@bp.get("/")
-@login_required
-def index() -> Any:
+def _list_args() -> tuple[dict[str, Any], dict[str, Any], services.ManifestFilters]:
+    """The list's query arguments; invalid filters are reported and ignored."""
     try:
         args = ListArgsSchema().load(request.args)
         errors: dict[str, Any] = {}
@@ -66,6 +67,13 @@ def index() -> Any:
         waste_code=args["waste_code"],
         q=args["q"],
     )
+    return args, errors, filters
+
+
+@bp.get("/")
+@login_required
+def index() -> Any:
+    args, errors, filters = _list_args()
     per_page = args["per_page"] or current_app.config["PAGE_SIZE"]
     page = paginate(
         db.session,
@@ -82,7 +90,26 @@ def index() -> Any:
         counterparts=services.counterparts(db.session, current_user),
         statuses=[s.value for s in ManifestStatus],
         can_create=_can_create(current_user),
+        export_args={k: v for k, v in request.args.items() if k not in ("page", "per_page")},
     ), (422 if errors else 200)
+
+
+@bp.get("/export.csv")
+@login_required
+def export_csv() -> Any:
+    """The manifests the list shows with the same filters, every page, as CSV."""
+    _args, _errors, filters = _list_args()
+    rows = manifest_exports.rows(db.session, current_user, filters)
+    return shared_exports.csv_download(manifest_exports.header(), rows, "manifests.csv")
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export_xlsx() -> Any:
+    _args, _errors, filters = _list_args()
+    rows = manifest_exports.rows(db.session, current_user, filters)
+    body = shared_exports.xlsx_bytes(_("Manifests"), manifest_exports.header(), rows)
+    return shared_exports.download(body, shared_exports.XLSX_MIMETYPE, "manifests.xlsx")
 
 
 def _form_context(

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from hazwaste.ledger.exports import _csv, _xlsx
+from hazwaste.exports import csv_bytes, xlsx_bytes
 from hazwaste.oversight.balances import BalanceRow
 
 
@@ -40,8 +40,8 @@ def _cells(r: BalanceRow) -> list[Any]:
 
 
 def balances_csv(rows: Sequence[BalanceRow]) -> bytes:
-    return _csv(_header(), (_cells(r) for r in rows))
+    return csv_bytes(_header(), (_cells(r) for r in rows))
 
 
 def balances_xlsx(rows: Sequence[BalanceRow]) -> bytes:
-    return _xlsx(_("Balances"), _header(), (_cells(r) for r in rows))
+    return xlsx_bytes(_("Balances"), _header(), (_cells(r) for r in rows))

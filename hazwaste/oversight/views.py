@@ -19,8 +19,8 @@ from hazwaste.accounts.models import UserRole
 from hazwaste.accounts.permissions import enterprise_required, regulator_required
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid
+from hazwaste.exports import CSV_MIMETYPE, XLSX_MIMETYPE
 from hazwaste.extensions import db
-from hazwaste.ledger.exports import CSV_MIMETYPE, XLSX_MIMETYPE
 from hazwaste.oversight import balances, charts, dashboard, draws, exports, risk, scope
 from hazwaste.oversight.schemas import BalanceFilterSchema, DrawSchema, RiskFilterSchema
 from hazwaste.schemas import field_errors
