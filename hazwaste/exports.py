@@ -94,10 +94,16 @@ def xlsx_bytes(title: str, header: Sequence[str], rows: Iterable[list[Any]]) -> 
     return buffer.getvalue()
 
 
+def _headers(filename: str) -> dict[str, str]:
+    # Exports carry enterprise data: never kept by shared caches or the browser's cache.
+    return {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    }
+
+
 def download(body: bytes, mimetype: str, filename: str) -> Response:
-    return Response(
-        body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"}
-    )
+    return Response(body, mimetype=mimetype, headers=_headers(filename))
 
 
 def csv_download(header: Sequence[str], rows: Iterable[list[Any]], filename: str) -> Response:
@@ -105,5 +111,5 @@ def csv_download(header: Sequence[str], rows: Iterable[list[Any]], filename: str
     return Response(
         stream_with_context(csv_chunks(header, rows)),
         mimetype=CSV_MIMETYPE,
-        headers={"Content-Disposition": f"attachment; filename={filename}"},
+        headers=_headers(filename),
     )

@@ -65,9 +65,5 @@ def rows(session: Session, user: User, filters: queries.FlagFilters) -> Iterator
         ]
 
 
-def csv_chunks(data: Iterable[list[Any]]) -> Iterator[str]:
-    return shared.csv_chunks(header(), data)
-
-
 def xlsx_bytes(data: Iterable[list[Any]]) -> bytes:
     return shared.xlsx_bytes(_("Cases"), header(), data)

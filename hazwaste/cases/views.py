@@ -11,13 +11,11 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -26,6 +24,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from hazwaste import exports as shared_exports
 from hazwaste.accounts.permissions import regulator_required
 from hazwaste.cases import exports, lifecycle, services
 from hazwaste.cases.models import FlagResponse
@@ -108,11 +107,7 @@ def export_csv() -> Any:
     filters = queries.filters_from_args(args, utcnow())
     filters.sort = filters.sort or "severity"
     rows = exports.rows(db.session, current_user, filters)
-    return Response(
-        stream_with_context(exports.csv_chunks(rows)),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": "attachment; filename=cases.csv"},
-    )
+    return shared_exports.csv_download(exports.header(), rows, "cases.csv")
 
 
 @bp.get("/export.xlsx")
@@ -122,11 +117,7 @@ def export_xlsx() -> Any:
     filters = queries.filters_from_args(args, utcnow())
     filters.sort = filters.sort or "severity"
     data = exports.xlsx_bytes(exports.rows(db.session, current_user, filters))
-    return Response(
-        data,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": "attachment; filename=cases.xlsx"},
-    )
+    return shared_exports.download(data, shared_exports.XLSX_MIMETYPE, "cases.xlsx")
 
 
 def _render_case(

@@ -32,6 +32,7 @@ from hazwaste.catalog import services as catalog
 from hazwaste.catalog.models import HAZARD_CODES
 from hazwaste.db import utcnow
 from hazwaste.errors import Conflict, Invalid
+from hazwaste.exports import download
 from hazwaste.extensions import db, login_manager
 from hazwaste.ledger import exports, imports, queries, services
 from hazwaste.ledger.models import Container, ContainerStatus, LedgerKind, PackagingType
@@ -60,13 +61,6 @@ def _today() -> date:
 
 def _args_without(*names: str) -> dict[str, Any]:
     return {k: v for k, v in request.args.items() if k not in names}
-
-
-def _download(body: bytes, mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # -- containers ---------------------------------------------------------------------------------
@@ -141,7 +135,7 @@ def new_container() -> Any:
 @producer_staff
 def import_template() -> Response:
     body = ("\ufeff" + imports.template_csv()).encode("utf-8")
-    return _download(body, exports.CSV_MIMETYPE, "containers-template.csv")
+    return download(body, exports.CSV_MIMETYPE, "containers-template.csv")
 
 
 def _messages(value: Any) -> list[str]:
@@ -278,10 +272,10 @@ def _ledger_page(entry_values: dict[str, Any], entry_errors: dict[str, Any]) -> 
         rows = queries.entries_for_export(db.session, producer_id, filters)
         stamp = _today().strftime("%Y%m%d")
         if args["format"] == "xlsx":
-            return _download(
+            return download(
                 exports.entries_xlsx(rows), exports.XLSX_MIMETYPE, f"ledger-{stamp}.xlsx"
             )
-        return _download(exports.entries_csv(rows), exports.CSV_MIMETYPE, f"ledger-{stamp}.csv")
+        return download(exports.entries_csv(rows), exports.CSV_MIMETYPE, f"ledger-{stamp}.csv")
     page = paginate(
         db.session,
         queries.entry_list_query(producer_id, filters),
@@ -350,10 +344,10 @@ def summary() -> Any:
     if args["format"] and not errors:
         name = f"ledger-summary-{year}-{month:02d}"
         if args["format"] == "xlsx":
-            return _download(
+            return download(
                 exports.summary_xlsx(balances, total), exports.XLSX_MIMETYPE, f"{name}.xlsx"
             )
-        return _download(exports.summary_csv(balances, total), exports.CSV_MIMETYPE, f"{name}.csv")
+        return download(exports.summary_csv(balances, total), exports.CSV_MIMETYPE, f"{name}.csv")
     prev_year, prev_month = _shift_month(year, month, -1)
     next_year, next_month = _shift_month(year, month, 1)
     return render_template(

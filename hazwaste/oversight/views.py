@@ -19,7 +19,7 @@ from hazwaste.accounts.models import UserRole
 from hazwaste.accounts.permissions import enterprise_required, regulator_required
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid
-from hazwaste.exports import CSV_MIMETYPE, XLSX_MIMETYPE
+from hazwaste.exports import CSV_MIMETYPE, XLSX_MIMETYPE, download
 from hazwaste.extensions import db
 from hazwaste.oversight import balances, charts, dashboard, draws, exports, risk, scope
 from hazwaste.oversight.schemas import BalanceFilterSchema, DrawSchema, RiskFilterSchema
@@ -32,11 +32,19 @@ def _now() -> datetime:
     return utcnow()
 
 
-def _download(body: bytes, mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def _balances_chart(totals: list[Any]) -> Any:
+    """Monthly generated / shipped / received / disposed tonnes as grouped bars."""
+    return charts.bar_chart(
+        [t.month for t in totals],
+        [
+            (_("Generated quantity"), [t.values["generated"] for t in totals]),
+            (_("Shipped quantity"), [t.values["shipped"] for t in totals]),
+            (_("Received quantity"), [t.values["received"] for t in totals]),
+            (_("Disposed quantity"), [t.values["disposed"] for t in totals]),
+        ],
+        title=_("Monthly generated, shipped, received and disposed tonnage"),
+        unit=_("Tonnes"),
+    )
 
 
 def balance_filters(args: dict[str, Any]) -> balances.BalanceFilters:
@@ -77,21 +85,11 @@ def balances_page() -> Any:
     if args["format"] and not errors:
         data = balances.rows(db.session, filters, limit=balances.EXPORT_MAX)
         if args["format"] == "csv":
-            return _download(exports.balances_csv(data), CSV_MIMETYPE, "balances.csv")
-        return _download(exports.balances_xlsx(data), XLSX_MIMETYPE, "balances.xlsx")
+            return download(exports.balances_csv(data), CSV_MIMETYPE, "balances.csv")
+        return download(exports.balances_xlsx(data), XLSX_MIMETYPE, "balances.xlsx")
     data = balances.rows(db.session, filters)
     totals = balances.month_totals(db.session, filters)
-    chart = charts.bar_chart(
-        [t.month for t in totals],
-        [
-            (_("Generated quantity"), [t.values["generated"] for t in totals]),
-            (_("Shipped quantity"), [t.values["shipped"] for t in totals]),
-            (_("Received quantity"), [t.values["received"] for t in totals]),
-            (_("Disposed quantity"), [t.values["disposed"] for t in totals]),
-        ],
-        title=_("Monthly generated, shipped, received and disposed tonnage"),
-        unit=_("Tonnes"),
-    )
+    chart = _balances_chart(totals)
     query = {k: v for k, v in request.args.items() if k != "format"}
     return render_template(
         "oversight/balances.html",
@@ -258,17 +256,7 @@ def own() -> Any:
     )
     data = balances.rows(db.session, filters)
     totals = balances.month_totals(db.session, filters)
-    chart = charts.bar_chart(
-        [t.month for t in totals],
-        [
-            (_("Generated quantity"), [t.values["generated"] for t in totals]),
-            (_("Shipped quantity"), [t.values["shipped"] for t in totals]),
-            (_("Received quantity"), [t.values["received"] for t in totals]),
-            (_("Disposed quantity"), [t.values["disposed"] for t in totals]),
-        ],
-        title=_("Monthly generated, shipped, received and disposed tonnage"),
-        unit=_("Tonnes"),
-    )
+    chart = _balances_chart(totals)
     rating = risk.ratings(db.session, _now(), org.region_code, organization_id=org.id)[0]
     return render_template(
         "oversight/own.html",
