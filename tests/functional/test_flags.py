@@ -61,3 +61,18 @@ def test_flags_api_filters_and_visibility(client, session, now, demo):
     assert client.get(f"/api/v1/flags/{flag.id}", headers=other).status_code == 404
     assert client.get("/api/v1/flags", headers=other).get_json()["data"] == []
     assert client.get("/api/v1/flags").status_code == 401
+
+
+def test_enterprise_list_shows_how_the_case_stands(client, session, now, demo):
+    from hazwaste.cases import lifecycle as cases
+
+    flag = overdue_flag(session, now, demo)
+    login(client, "producer@demo.test")
+    assert ">New<" in client.get("/flags/", headers=EN).get_data(as_text=True)
+    cases.start(session, now, demo.users["regulator_city"], flag, "已联系企业")
+    cases.close(
+        session, now, demo.users["regulator_city"], flag, "explained", "企业已说明：车辆故障"
+    )
+    session.commit()
+    listing = client.get("/flags/", headers=EN).get_data(as_text=True)
+    assert ">Closed<" in listing and "Explained by the enterprise" in listing
