@@ -159,6 +159,16 @@ def get(session: Session, user: User, draw_id: int) -> InspectionDraw:
     return draw
 
 
+def get_public(session: Session, draw_id: int) -> InspectionDraw:
+    """Any stored draw, for its public page (双随机一公开: the seed, the candidates, the
+    method and the result are published so that anyone can re-run it); :class:`NotFound`
+    if there is none."""
+    draw = session.get(InspectionDraw, draw_id)
+    if draw is None:
+        raise NotFound()
+    return draw
+
+
 def listing(session: Session, user: User, limit: int = 50) -> list[InspectionDraw]:
     scope.prefix_of(user)
     return list(

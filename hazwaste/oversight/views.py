@@ -191,8 +191,11 @@ def draw() -> Any:
     return redirect(url_for("oversight.draw_detail", draw_id=created.id))
 
 
-def _draw_page(draw_id: int, check: bool) -> str:
-    item = draws.get(db.session, current_user, draw_id)
+def _draw_page(draw_id: int, check: bool, public: bool = False) -> str:
+    if public:
+        item = draws.get_public(db.session, draw_id)
+    else:
+        item = draws.get(db.session, current_user, draw_id)
     verified = None
     if check:
         verified, _again = draws.verify(item)
@@ -203,6 +206,7 @@ def _draw_page(draw_id: int, check: bool) -> str:
         result=json.loads(item.result),
         names=draws.names(db.session, item),
         verified=verified,
+        public=public,
     )
 
 
@@ -217,6 +221,13 @@ def draw_detail(draw_id: int) -> str:
 def draw_verify(draw_id: int) -> str:
     """Re-run the draw from its stored seed and inputs (changes nothing)."""
     return _draw_page(draw_id, check=True)
+
+
+@bp.get("/public/inspections/<int:draw_id>")
+def public_draw(draw_id: int) -> str:
+    """The published draw, for anyone (no login): seed, method, candidates, result, and a
+    button that re-runs it (``?verify=1``) and says whether the same list comes out."""
+    return _draw_page(draw_id, check=request.args.get("verify") == "1", public=True)
 
 
 @bp.get("/dossiers/flag/<int:flag_id>.pdf")

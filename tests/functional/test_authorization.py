@@ -24,8 +24,9 @@ PUBLIC_PAGES = {"web.home", "accounts.login", "accounts.register", "web.healthz"
 #: - the language switcher redirects back to a same-site page;
 #: - the manifest QR's scan page shows a logged-out person (a road inspector) the minimal
 #:   verification view (DESIGN §4);
-#: - logging out when not logged in just goes to the front page.
-SPECIAL = {"i18n.switch", "scan.manifest", "accounts.logout"}
+#: - logging out when not logged in just goes to the front page;
+#: - a 双随机 inspection draw is published (一公开): its page is open to anyone.
+SPECIAL = {"i18n.switch", "scan.manifest", "accounts.logout", "oversight.public_draw"}
 #: API endpoints that cannot need a token: getting one, and the public API description.
 API_PUBLIC = {"api.token", "api.openapi"}
 READ = "GET"
@@ -90,6 +91,8 @@ def test_anonymous_visitor_is_sent_to_login(app, client, ids):
                 assert 'action="/logout"' not in page
             elif rule.endpoint == "accounts.logout":
                 assert response.status_code == 302 and location == "/", where
+            elif rule.endpoint == "oversight.public_draw":
+                assert response.status_code in (200, 404), where
             elif method == READ or (method == "POST" and rule.endpoint not in PUBLIC_PAGES):
                 assert response.status_code == 302, (where, response.status_code)
                 assert location.startswith("/login?next="), (where, location)

@@ -209,6 +209,28 @@ def test_draw_is_stored_audited_and_verifiable(client, session, world):
     assert again.id != draw.id and again.result == draw.result
 
 
+def test_published_draw_is_open_to_anyone_and_re_runs(client, session, world):
+    login(client, CITY)
+    _draw(client, seed="public-seed-1", inspectors="all")
+    draw = session.scalars(select(InspectionDraw).order_by(InspectionDraw.id.desc())).first()
+    assert f"/oversight/public/inspections/{draw.id}" in client.get(
+        f"/oversight/inspections/{draw.id}"
+    ).get_data(as_text=True)
+    client.post("/logout")
+    page = client.get(f"/oversight/public/inspections/{draw.id}", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "public-seed-1" in html and 'action="/logout"' not in html
+    picked = json.loads(draw.result)
+    names = {o.id: o.name for o in world.orgs.values()}
+    assert all(names[p["organization_id"]] in html for p in picked)
+    verified = client.get(
+        f"/oversight/public/inspections/{draw.id}?verify=1", headers={"Accept-Language": "en"}
+    ).get_data(as_text=True)
+    assert "Verified" in verified and "flash-error" not in verified
+    assert client.get("/oversight/public/inspections/999999").status_code == 404
+
+
 def test_draw_without_seed_gets_a_random_one(client, session, world):
     login(client, CITY)
     _draw(client, inspectors="all")
