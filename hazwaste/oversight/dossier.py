@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hazwaste.accounts.models import User
+from hazwaste.cases.labels import CASE_STATUS_LABELS, FINDING_LABELS
 from hazwaste.cases.models import CaseNote, FlagResponse
 from hazwaste.documents.manifest_pdf import _grid, _styles, china_time, kg, register_font, text
 from hazwaste.labels import EVENT_LABELS, FLAG_STATUS_LABELS, RULE_LABELS, SEVERITY_LABELS
@@ -35,6 +36,16 @@ from hazwaste.reconciliation import queries
 from hazwaste.reconciliation.models import Flag
 
 WIDTH = A4[0] - 28 * mm
+
+
+def _case_status(flag: Flag) -> str:
+    return str(CASE_STATUS_LABELS.get(flag.case_status.value, flag.case_status.value))
+
+
+def _finding(flag: Flag) -> str:
+    if flag.case_finding is None:
+        return ""
+    return str(FINDING_LABELS.get(flag.case_finding.value, flag.case_finding.value))
 
 
 def _p(value: object, style: str = "base") -> Paragraph:
@@ -151,8 +162,8 @@ def flag_pdf(session: Session, now: datetime, user: User, flag_id: int) -> bytes
                 (_("Finding"), flag.summary),
                 (_("Quantity (kg)"), kg(flag.quantity_kg)),
                 (_("Status"), _label(FLAG_STATUS_LABELS, flag.status.value)),
-                (_("Case status"), flag.case_status.value),
-                (_("Case finding"), flag.case_finding.value if flag.case_finding else "—"),
+                (_("Case status"), _case_status(flag)),
+                (_("Case finding"), _finding(flag) or "—"),
                 (_("Period"), flag.period or "—"),
                 (_("First seen"), china_time(flag.first_seen_at)),
                 (_("Last seen"), china_time(flag.last_seen_at)),
@@ -290,7 +301,7 @@ def enterprise_pdf(session: Session, now: datetime, user: User, org_id: int) -> 
                     _label(SEVERITY_LABELS, f.severity.value),
                     f.summary,
                     kg(f.quantity_kg),
-                    f.case_status.value + (f" / {f.case_finding.value}" if f.case_finding else ""),
+                    _case_status(f) + (f" / {_finding(f)}" if f.case_finding else ""),
                 ]
                 for f in flags
             ],
