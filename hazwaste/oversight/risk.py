@@ -86,6 +86,17 @@ def case_factor(case_status: str, case_finding: str | None) -> Decimal:
     return OPEN_FACTOR
 
 
+def answered_late(
+    first_seen_at: datetime, first_response_at: datetime | None, now: datetime
+) -> bool:
+    """No answer from the enterprise within ``RESPONSE_DAYS`` of the flag's first sighting
+    (either none yet and the time is up, or one that came after the deadline)."""
+    deadline = first_seen_at + timedelta(days=RESPONSE_DAYS)
+    if first_response_at is None:
+        return now > deadline
+    return first_response_at > deadline
+
+
 def flag_points(
     *,
     severity: str,
@@ -98,10 +109,7 @@ def flag_points(
     """One flag's contribution to an enterprise's score (see the module docstring)."""
     factor = case_factor(case_status, case_finding)
     points = SEVERITY_WEIGHT[severity] * factor
-    deadline = first_seen_at + timedelta(days=RESPONSE_DAYS)
-    late = (first_response_at is None and now > deadline) or (
-        first_response_at is not None and first_response_at > deadline
-    )
+    late = answered_late(first_seen_at, first_response_at, now)
     if late and case_finding != CaseFinding.FALSE_ALARM.value:
         points += LATE_RESPONSE_POINTS
     if now - first_seen_at > timedelta(days=DECAY_AFTER_DAYS):
@@ -166,10 +174,6 @@ def ratings(
         seen.add((row.org_id, row.id))
         rating = result[row.org_id]
         first_response = row.first_response_at
-        if first_response is not None and first_response.tzinfo is None:
-            from datetime import UTC
-
-            first_response = first_response.replace(tzinfo=UTC)
         rating.score += flag_points(
             severity=row.severity.value,
             case_status=row.case_status.value,
@@ -181,11 +185,7 @@ def ratings(
         rating.flags += 1
         rating.open_flags += row.status.value == "open"
         rating.by_severity[row.severity.value] = rating.by_severity.get(row.severity.value, 0) + 1
-        deadline = row.first_seen_at + timedelta(days=RESPONSE_DAYS)
-        if (first_response is None and now > deadline) or (
-            first_response is not None and first_response > deadline
-        ):
-            rating.late_responses += 1
+        rating.late_responses += answered_late(row.first_seen_at, first_response, now)
     for rating in result.values():
         rating.score = rating.score.normalize() if rating.score else Decimal(0)
         rating.grade = grade(rating.score)

@@ -14,15 +14,6 @@ from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register,
 from hazwaste.reconciliation.sqltime import china_day_start
 
 
-def _aware(moment: Any) -> Any:
-    """SQLite hands back a union's timestamp column as text or a naive value: make it UTC."""
-    from datetime import UTC, datetime
-
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @register
 class LicenceMismatch(Rule):
     """Per line: received on a day when no licence of the receiver covered the code
@@ -145,7 +136,7 @@ class LicenceMismatch(Rule):
 
     def to_finding(self, row: Any, ctx: Context) -> Finding:
         what = "received" if row.period == "receipt" else f"disposed ({row.method})"
-        on_day = row.on_day if row.period == "disposal" else local_date(_aware(row.on_time))
+        on_day = row.on_day if row.period == "disposal" else local_date(row.on_time)
         return Finding(
             subject_type=self.subject_type,
             subject_id=row.id,
