@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hazwaste.accounts.models import Organization, User
+from hazwaste.accounts.models import User
 from hazwaste.audit import services as audit
 from hazwaste.cases.models import CaseNote, CaseNoteKind
 from hazwaste.errors import Conflict, Forbidden, Invalid, NotFound
@@ -253,20 +253,6 @@ def inspectors(session: Session, user: User) -> list[User]:
             select(User)
             .where(User.regulator_body_id == user.regulator_body_id, User.active.is_(True))
             .order_by(User.name, User.id)
-        )
-    )
-
-
-def enterprises(session: Session, user: User) -> list[Organization]:
-    """Organizations inside ``user``'s jurisdiction (the queue's enterprise filter)."""
-    if user.regulator_body is None:
-        return []
-    prefix = user.regulator_body.jurisdiction_prefix
-    return list(
-        session.scalars(
-            select(Organization)
-            .where(Organization.region_code.startswith(prefix))
-            .order_by(Organization.name)
         )
     )
 

@@ -32,6 +32,7 @@ from hazwaste.cases.schemas import AssignmentSchema, NoteSchema, TransitionSchem
 from hazwaste.db import utcnow
 from hazwaste.errors import Conflict, Invalid
 from hazwaste.extensions import db
+from hazwaste.oversight import scope
 from hazwaste.pagination import paginate
 from hazwaste.reconciliation import queries
 from hazwaste.reconciliation.models import CaseFinding, CaseStatus, Flag, FlagStatus, Severity
@@ -96,7 +97,7 @@ def queue() -> Any:
         flag_statuses=[s.value for s in FlagStatus],
         sorts=queries.SORTS,
         inspectors=lifecycle.inspectors(db.session, current_user),
-        enterprises=lifecycle.enterprises(db.session, current_user),
+        enterprises=scope.enterprises(db.session, current_user),
     ), (422 if errors else 200)
 
 
