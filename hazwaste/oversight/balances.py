@@ -384,8 +384,12 @@ def flow_matrix(session: Session, f: BalanceFilters) -> FlowMatrix:
     producers = sorted({p for p, _ in cells}, key=lambda i: names[i])
     receivers = sorted({r for _, r in cells}, key=lambda i: names[i])
     zero = Decimal("0.000")
-    row_totals = {p: sum((v for (a, _), v in cells.items() if a == p), zero) for p in producers}
-    col_totals = {r: sum((v for (_, b), v in cells.items() if b == r), zero) for r in receivers}
+    # One pass over the cells (not one per producer and receiver).
+    row_totals = dict.fromkeys(producers, zero)
+    col_totals = dict.fromkeys(receivers, zero)
+    for (producer, receiver), value in cells.items():
+        row_totals[producer] += value
+        col_totals[receiver] += value
     return FlowMatrix(
         producers=[(p, names[p]) for p in producers],
         receivers=[(r, names[r]) for r in receivers],
