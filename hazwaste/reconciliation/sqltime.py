@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, Integer, func, literal_column, type_coerce
+from sqlalchemy import Float, Integer, func, type_coerce
 from sqlalchemy.orm import Session
 
 SECONDS_PER_DAY = 86400
@@ -23,13 +23,6 @@ def epoch_seconds(session: Session, column: Any) -> Any:
         return func.extract("epoch", column)
     # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"; julianday reads it as UTC.
     return type_coerce((func.julianday(column) - 2440587.5) * SECONDS_PER_DAY, Float)
-
-
-def day_number(session: Session, column: Any) -> Any:
-    """Whole days since 1970 of a DATE column (for comparing dates with day offsets)."""
-    if dialect(session) == "postgresql":
-        return type_coerce(column - literal_column("DATE '1970-01-01'"), Integer)
-    return type_coerce(func.julianday(column) - 2440587.5, Float)
 
 
 def china_date(session: Session, column: Any) -> Any:
