@@ -7,13 +7,16 @@ from decimal import Decimal
 
 import pytest
 
+from hazwaste.db import utcnow
 from hazwaste.reconciliation.models import Severity
 from tests.conftest import api_token
 from tests.unit.cases.helpers import make_flag
 
 
 @pytest.fixture()
-def flags(session, now, demo):
+def flags(session, demo):
+    # Ages are measured by the API against the real clock (the age_days filter).
+    now = utcnow()
     otog = make_flag(
         session,
         now - timedelta(days=9),

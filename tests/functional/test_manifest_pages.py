@@ -1,10 +1,13 @@
 """The producer's desktop pages: form, list, detail, cancel, correction."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from hazwaste.db import utcnow
 from hazwaste.manifests.models import Manifest, ManifestStatus
+from hazwaste.manifests.services import local_date
 from tests.conftest import login
 from tests.manifest_factories import make_draft, make_submitted
 
@@ -17,7 +20,8 @@ def form_data(demo, **overrides):
         "carrier_id": str(demo.orgs["carrier"].id),
         "vehicle_id": str(demo.extra["vehicles"][0].id),
         "driver_id": str(demo.extra["drivers"][0].id),
-        "planned_date": "2026-11-25",
+        # The form refuses a planned date in the past: the view reads the real clock.
+        "planned_date": (local_date(utcnow()) + timedelta(days=5)).isoformat(),
         "emergency_measures": "泄漏时围堵并报告。",
         "lines-0-waste_code": "900-249-08",
         "lines-0-waste_name": "废矿物油",
