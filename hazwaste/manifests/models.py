@@ -57,6 +57,8 @@ class Manifest(Base):
         Index("ix_manifests_producer_status", "producer_id", "status"),
         Index("ix_manifests_carrier_status", "carrier_id", "status"),
         Index("ix_manifests_receiver_status", "receiver_id", "status"),
+        # A receiver's receipts in a period (the licence check drills into suspect months).
+        Index("ix_manifests_receiver_received", "receiver_id", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,13 +81,13 @@ class Manifest(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
-    picked_up_at: Mapped[datetime | None]
+    picked_up_at: Mapped[datetime | None] = mapped_column(index=True)
     pickup_vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
     pickup_driver_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     delivered_at: Mapped[datetime | None] = mapped_column(index=True)
     receipt_due_date: Mapped[date | None]
     receipt_due_exact: Mapped[bool] = mapped_column(default=True)
-    received_at: Mapped[datetime | None]
+    received_at: Mapped[datetime | None] = mapped_column(index=True)
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
@@ -148,7 +150,7 @@ class ManifestLine(Base):
     rejection_reason: Mapped[str] = mapped_column(Text, default="")
     disposed_kg: Mapped[Decimal | None]
     disposal_method: Mapped[str | None] = mapped_column(ForeignKey("treatment_methods.code"))
-    disposal_date: Mapped[date | None]
+    disposal_date: Mapped[date | None] = mapped_column(index=True)
 
     manifest: Mapped[Manifest] = relationship(back_populates="lines")
 

@@ -23,8 +23,9 @@ def _after_receipt(manifest: Any, session: Any, now: Any) -> None:
 def init_app(app: Flask) -> None:
     from hazwaste.manifests.signals import receipt_recorded
     from hazwaste.reconciliation import api, views  # noqa: F401  (api routes register on bp)
-    from hazwaste.reconciliation.cli import reconcile_command
+    from hazwaste.reconciliation.cli import reconcile_command, totals_group
 
     receipt_recorded.connect(_after_receipt)
     app.register_blueprint(views.bp)
     app.cli.add_command(reconcile_command)
+    app.cli.add_command(totals_group)

@@ -69,3 +69,40 @@ def reconcile_command(as_of: str | None, rules: tuple[str, ...]) -> None:
         f"run {run_id} as of {record.as_of.isoformat()} finished in "
         f"{(finished - record.started_at).total_seconds():.2f} s"
     )
+
+
+@click.group("totals")
+def totals_group() -> None:
+    """The monthly totals the balance rules read (kept by database triggers)."""
+
+
+@totals_group.command("verify")
+@with_appcontext
+def verify_command() -> None:
+    """Compare the stored totals with a recomputation from the ledger and the manifests;
+    exit status 1 when any row differs."""
+    from hazwaste.reconciliation import totals
+
+    differences = totals.verify(db.session)
+    bad = {name: rows for name, rows in differences.items() if rows}
+    for name, rows in sorted(bad.items()):
+        click.echo(f"{name}: {len(rows)} rows")
+        for row in rows[:20]:
+            click.echo(f"  {row}")
+    if bad:
+        raise SystemExit(1)
+    click.echo("monthly totals: exact")
+
+
+@totals_group.command("rebuild")
+@with_appcontext
+def rebuild_command() -> None:
+    """Recompute the stored totals from the ledger and the manifests."""
+    from hazwaste.reconciliation import totals
+
+    counts = totals.rebuild(db.session)
+    db.session.commit()
+    click.echo(
+        f"monthly totals rebuilt: {counts['producer']} producer rows, "
+        f"{counts['receiver']} receiver rows"
+    )

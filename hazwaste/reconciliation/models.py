@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
@@ -108,3 +108,44 @@ class ReconciliationRun(Base):
     )
     counts: Mapped[str] = mapped_column(Text, default="{}")  # per rule: found/new/resolved
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class ProducerMonth(Base):
+    """A producer's movements of one waste code in one China-time month, and the month's
+    last stock count: the running totals the balance rules read instead of every ledger
+    entry and manifest line.
+
+    Maintained by database triggers on ``ledger_entries``, ``manifest_lines`` and
+    ``manifests`` (migration 5e1f0c3a9b7d), so every write path — pages, API, imports, bulk
+    loads — keeps it exact; ``flask totals verify`` compares it with a recomputation and
+    ``flask totals rebuild`` recomputes it (see :mod:`hazwaste.reconciliation.totals`).
+    *Shipped* is the weighed pickup quantity of the producer's manifests, by pickup month.
+    """
+
+    __tablename__ = "monthly_producer_totals"
+
+    producer_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    waste_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)  # the month's first day
+    month_end: Mapped[date]  # its last day (stored: cheaper than date arithmetic per row)
+    generated_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    self_used_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    shipped_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    count_on: Mapped[date | None]  # the day of the month's last stock count
+    count_kg: Mapped[Decimal | None]
+
+
+class ReceiverMonth(Base):
+    """A receiver's accepted (by receipt month, ``method_code`` empty) and disposed (by
+    disposal month and method) quantities of one waste code: maintained like
+    :class:`ProducerMonth`."""
+
+    __tablename__ = "monthly_receiver_totals"
+
+    receiver_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    waste_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    month_end: Mapped[date]
+    method_code: Mapped[str] = mapped_column(String(8), primary_key=True, default="")
+    accepted_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    disposed_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))

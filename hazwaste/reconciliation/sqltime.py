@@ -99,3 +99,31 @@ def scanned(session: Session, column: Any) -> Any:
     if dialect(session) == "postgresql":
         return column
     return type_coerce(func.likely(column), column.type)
+
+
+def month_start(session: Session, column: Any, china_time: bool = False) -> Any:
+    """The first day of the month of a DATE column, or (``china_time``) of the China-time
+    date of a UTC timestamp column: the key of the monthly totals."""
+    from sqlalchemy import Date, cast, text
+
+    if dialect(session) == "postgresql":
+        value = func.timezone("Asia/Shanghai", column) if china_time else column
+        return cast(func.date_trunc("month", value), Date)
+    if china_time:
+        return type_coerce(func.strftime("%Y-%m-01", column, text("'+8 hours'")), Date)
+    return type_coerce(func.strftime("%Y-%m-01", column), Date)
+
+
+def first_of_month(day: date, months: int = 0) -> date:
+    """The first day of ``day``'s month, moved by ``months``."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_last_day(session: Session, first: Any) -> Any:
+    """The last day of the month whose first day is the DATE column ``first``."""
+    from sqlalchemy import Date, cast, text
+
+    if dialect(session) == "postgresql":
+        return cast(first + text("INTERVAL '1 month'") - text("INTERVAL '1 day'"), Date)
+    return type_coerce(func.date(first, "+1 months", "-1 days"), Date)

@@ -69,3 +69,26 @@ def test_downgrade_to_base_and_upgrade_again(app, tmp_path):
         with engine.connect() as connection:
             assert pending_changes(connection) == []
         engine.dispose()
+
+
+def test_monthly_totals_triggers_are_in_place(app):
+    """The balance rules trust the monthly totals, which only the triggers keep. A later
+    migration that rebuilds one of their tables (SQLite batch mode copies the table and
+    drops its triggers) must create them again: this fails if it did not."""
+    from sqlalchemy import text
+
+    with app.app_context(), db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            found = connection.execute(
+                text(
+                    "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE t.tgname LIKE 'hw_totals_%' AND NOT t.tgisinternal"
+                )
+            ).scalars()
+            assert sorted(found) == ["ledger_entries", "manifest_lines", "manifests"]
+        else:
+            found = connection.execute(
+                text("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            tables = sorted(t for t, name in found if name.startswith("hw_totals_"))
+            assert tables == ["ledger_entries"] * 3 + ["manifest_lines"] * 3 + ["manifests"]

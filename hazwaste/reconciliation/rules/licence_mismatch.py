@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, literal, or_, select, union_all
+from sqlalchemy import Select, and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.permits.models import Licence, LicenceMethod, LicenceScope
+from hazwaste.reconciliation.models import ReceiverMonth
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
-from hazwaste.reconciliation.sqltime import china_day_start
+from hazwaste.reconciliation.sqltime import china_day_start, first_of_month, scanned
 
 
 @register
@@ -107,7 +108,9 @@ class LicenceMismatch(Rule):
             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
             .where(
                 Manifest.received_at.is_not(None),
-                Manifest.received_at <= ctx.as_of,
+                # Not by the receipt-time index: a full run reaches the lines through the
+                # suspect months and the (receiver, received_at) index instead.
+                scanned(session, Manifest.received_at) <= ctx.as_of,
                 ManifestLine.accepted_kg > 0,
                 *[~cover_exists for cover_exists in received_in_force.clauses],
             )
@@ -124,15 +127,137 @@ class LicenceMismatch(Rule):
             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
             .where(
                 ManifestLine.disposal_method.is_not(None),
-                ManifestLine.disposal_date <= local_date(ctx.as_of),
+                scanned(session, ManifestLine.disposal_date) <= local_date(ctx.as_of),
                 *[~cover_exists for cover_exists in disposal_in_force.clauses],
             )
         )
         if ctx.manifest_id is not None:
             receipt = receipt.where(Manifest.id == ctx.manifest_id)
             disposal = disposal.where(Manifest.id == ctx.manifest_id)
+        else:
+            receipt, disposal = self._in_suspect_months(
+                session, ctx, cover, cover_methods, receipt, disposal
+            )
         union = union_all(receipt, disposal).subquery()
         return select(union)
+
+    def _in_suspect_months(
+        self,
+        session: Session,
+        ctx: Context,
+        cover: Any,
+        cover_methods: Any,
+        receipt: Any,
+        disposal: Any,
+    ) -> tuple[Any, Any]:
+        """Restrict a full run to the receiver months that a licence may not cover.
+
+        The monthly totals say which receiver received (``method_code`` empty) or disposed
+        of (by method) which code in which month. A period is *clear* when one licence of
+        the receiver covers the code (or its category) — and, for disposals, the method —
+        from the period's first to its last day and was not revoked by ``as_of``; every line
+        in it is then covered. First each receiver × code (× method) is tried over its whole
+        span of months (one check, and most are clear); the rest month by month; only the
+        months left are checked line by line, found through the (receiver, received_at)
+        index: a national run reads the totals, not every line.
+        """
+        t = ReceiverMonth
+        months = t.month <= first_of_month(local_date(ctx.as_of))
+
+        def uncovered(
+            table: Any, receiver: Any, code: Any, first: Any, last: Any, *conditions: Any
+        ) -> list[Any]:
+            return [
+                ~select(table.c.licence_id)
+                .where(
+                    table.c.receiver_id == receiver,
+                    table.c.scope == key,
+                    table.c.valid_from <= first,
+                    table.c.valid_to >= last,
+                    or_(table.c.revoked_at.is_(None), table.c.revoked_at > ctx.as_of),
+                    *conditions,
+                )
+                .correlate_except(table)
+                .exists()
+                for key in (code, literal("HW") + func.substr(code, 9, 2))
+            ]
+
+        def suspect_months(kind: Any, table: Any, method: bool) -> Any:
+            keys = [t.receiver_id, t.waste_code] + ([t.method_code] if method else [])
+            spans = (
+                select(
+                    *keys,
+                    func.min(t.month).label("first"),
+                    func.max(t.month_end).label("last"),
+                )
+                .where(months, kind)
+                .group_by(*keys)
+                .subquery()
+            )
+
+            def same_method(column: Any) -> list[Any]:
+                return [table.c.method_code == column] if method else []
+
+            open_spans = (
+                select(spans)
+                .where(
+                    *uncovered(
+                        table,
+                        spans.c.receiver_id,
+                        spans.c.waste_code,
+                        spans.c.first,
+                        spans.c.last,
+                        *same_method(spans.c.get("method_code")),
+                    )
+                )
+                .subquery()
+            )
+            return (
+                select(*keys, t.month, t.month_end)
+                .join(
+                    open_spans,
+                    and_(*[open_spans.c[k.key] == k for k in keys]),
+                )
+                .where(
+                    months,
+                    kind,
+                    *uncovered(
+                        table,
+                        t.receiver_id,
+                        t.waste_code,
+                        t.month,
+                        t.month_end,
+                        *same_method(t.method_code),
+                    ),
+                )
+                .subquery()
+            )
+
+        received = suspect_months(and_(t.method_code == "", t.accepted_kg > 0), cover, False)
+        disposed = suspect_months(and_(t.method_code != "", t.disposed_kg > 0), cover_methods, True)
+        # The suspect months drive: their columns are compared through scanned() so that
+        # SQLite cannot turn the plan round (scan every manifest, probe the months).
+        receipt = receipt.join(
+            received,
+            and_(
+                scanned(session, received.c.receiver_id) == Manifest.receiver_id,
+                scanned(session, received.c.waste_code) == ManifestLine.waste_code,
+                Manifest.received_at >= china_day_start(session, received.c.month),
+                Manifest.received_at < china_day_start(session, received.c.month_end, days=1),
+            ),
+        )
+        disposal = disposal.join(
+            disposed,
+            and_(
+                scanned(session, disposed.c.receiver_id) == Manifest.receiver_id,
+                scanned(session, disposed.c.waste_code) == ManifestLine.waste_code,
+                scanned(session, disposed.c.method_code) == ManifestLine.disposal_method,
+                # Through the receiver's manifests, not every line disposed of that month.
+                scanned(session, ManifestLine.disposal_date) >= disposed.c.month,
+                scanned(session, ManifestLine.disposal_date) <= disposed.c.month_end,
+            ),
+        )
+        return receipt, disposal
 
     def to_finding(self, row: Any, ctx: Context) -> Finding:
         what = "received" if row.period == "receipt" else f"disposed ({row.method})"

@@ -10,12 +10,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from hazwaste.db import grams, kg_from_grams
-from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.permits.models import Licence
 from hazwaste.reconciliation.models import Severity
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register
-from hazwaste.reconciliation.sqltime import china_midnight, group_key
+from hazwaste.reconciliation.totals import receiver_flows
 
 
 @register
@@ -23,7 +22,8 @@ class OverCapacity(Rule):
     """Accepted tonnage in the calendar year of ``as_of`` against the largest annual capacity
     among the receiver's licences valid during that year: ≥ ``CAPACITY_WARN_PCT`` (100 %)
     warns (medium), ≥ ``CAPACITY_HIGH_PCT`` (120 %, a new licence is required) is high, and
-    critical once the excess reaches the referral threshold. Period: the year."""
+    critical once the excess reaches the referral threshold. Period: the year. Accepted
+    tonnage comes from the monthly totals (``totals.receiver_flows``)."""
 
     code = "OVER_CAPACITY"
     subject_type = "organization"
@@ -31,21 +31,13 @@ class OverCapacity(Rule):
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         year = local_date(ctx.as_of).year
         first, last = date(year, 1, 1), date(year, 12, 31)
-        receiver = group_key(Manifest.receiver_id)
+        flows = receiver_flows(session, ctx.as_of, since=first)
         accepted = (
             select(
-                receiver.label("receiver_id"),
-                grams(func.sum(grams(ManifestLine.accepted_kg))).label("accepted_g"),
+                flows.c.receiver_id,
+                grams(func.sum(flows.c.accepted_g)).label("accepted_g"),
             )
-            .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-            .where(
-                Manifest.received_at <= ctx.as_of,
-                # The China-time year as UTC bounds: no per-row date conversion.
-                Manifest.received_at >= china_midnight(first),
-                Manifest.received_at < china_midnight(last, days=1),
-                ManifestLine.accepted_kg > 0,
-            )
-            .group_by(receiver)
+            .group_by(flows.c.receiver_id)
             .subquery()
         )
         capacity = (

@@ -6,60 +6,29 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from hazwaste.db import grams, kg_from_grams
-from hazwaste.ledger.models import LedgerEntry, LedgerKind
-from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.plans.models import ManagementPlan
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
-from hazwaste.reconciliation.sqltime import china_midnight, group_key
+from hazwaste.reconciliation.totals import producer_flows
 
 
 @register
 class OverPlan(Rule):
     """Per producer × waste code in the year of ``as_of``: ledger *generated* above the plan's
     planned generation, or weighed pickups above its planned transfer, by more than
-    ``PLAN_EXCESS_PCT`` (10 %). Periods ``YYYY:generation`` and ``YYYY:transfer``."""
+    ``PLAN_EXCESS_PCT`` (10 %). Periods ``YYYY:generation`` and ``YYYY:transfer``. Read from
+    the monthly totals (:func:`~hazwaste.reconciliation.totals.producer_flows`)."""
 
     code = "OVER_PLAN"
     subject_type = "organization"
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         year = local_date(ctx.as_of).year
-        first, last = date(year, 1, 1), min(date(year, 12, 31), local_date(ctx.as_of))
-        generated = (
-            select(
-                LedgerEntry.producer_id,
-                LedgerEntry.waste_code,
-                grams(func.sum(grams(LedgerEntry.quantity_kg))).label("actual_g"),
-            )
-            .where(
-                LedgerEntry.kind == LedgerKind.GENERATED,
-                LedgerEntry.occurred_on >= first,
-                LedgerEntry.occurred_on <= last,
-            )
-            .group_by(LedgerEntry.producer_id, LedgerEntry.waste_code)
-            .subquery()
-        )
-        producer = group_key(Manifest.producer_id)
-        shipped = (
-            select(
-                producer.label("producer_id"),
-                ManifestLine.waste_code,
-                grams(func.sum(grams(ManifestLine.loaded_kg))).label("actual_g"),
-            )
-            .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-            .where(
-                Manifest.picked_up_at <= ctx.as_of,
-                Manifest.picked_up_at >= china_midnight(first),
-                Manifest.picked_up_at < china_midnight(last, days=1),
-            )
-            .group_by(producer, ManifestLine.waste_code)
-            .subquery()
-        )
+        flows = producer_flows(session, ctx.as_of, since=date(year, 1, 1))
         factor = 100 + float(ctx.settings["PLAN_EXCESS_PCT"])
 
         def over(actual: Any, planned: Any, kind: str) -> Select[Any]:
@@ -70,22 +39,20 @@ class OverPlan(Rule):
                     ManagementPlan.waste_code,
                     literal(kind).label("kind"),
                     grams(planned).label("planned_g"),
-                    actual.c.actual_g,
+                    actual.label("actual_g"),
                 )
                 .join(
-                    actual,
-                    (actual.c.producer_id == ManagementPlan.producer_id)
-                    & (actual.c.waste_code == ManagementPlan.waste_code),
+                    flows,
+                    (flows.c.producer_id == ManagementPlan.producer_id)
+                    & (flows.c.waste_code == ManagementPlan.waste_code),
                 )
-                .where(
-                    ManagementPlan.year == year, actual.c.actual_g * 100 > grams(planned) * factor
-                )
+                .where(ManagementPlan.year == year, actual * 100 > grams(planned) * factor)
             )
 
         return select(
             union_all(
-                over(generated, ManagementPlan.planned_generation_kg, "generation"),
-                over(shipped, ManagementPlan.planned_transfer_kg, "transfer"),
+                over(flows.c.generated_g, ManagementPlan.planned_generation_kg, "generation"),
+                over(flows.c.shipped_g, ManagementPlan.planned_transfer_kg, "transfer"),
             ).subquery()
         )
 

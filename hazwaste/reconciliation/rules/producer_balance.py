@@ -5,15 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Select, func, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from hazwaste.db import grams, kg_from_grams
 from hazwaste.ledger.models import LedgerEntry, LedgerKind
 from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
+from hazwaste.reconciliation.models import ProducerMonth
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
-from hazwaste.reconciliation.sqltime import china_date, month_key
+from hazwaste.reconciliation.sqltime import china_day_start, first_of_month
 
 
 @register
@@ -26,7 +27,13 @@ class ProducerBalance(Rule):
     opening balance. Flagged beyond the larger of ``BALANCE_TOLERANCE_PCT`` (1 %) of the
     stock to account for (previous count + generated) and ``BALANCE_TOLERANCE_KG`` (50 kg).
 
-    One pass: every movement and count in date order, running sums by window functions.
+    Read from the monthly totals (:class:`~hazwaste.reconciliation.models.ProducerMonth`,
+    which also keep each month's last count) in one ordered pass: a count whose previous
+    month was counted too (the rule of monthly stocktaking) is checked against its own
+    month's movements and the previous count, both on the same row or the one before it;
+    only after a month without a count are earlier months looked up and summed. A count
+    taken before its month's last day takes the month's later movements back out, and they
+    count towards the next one (index probes, only for such counts).
     """
 
     code = "PRODUCER_BALANCE"
@@ -34,98 +41,144 @@ class ProducerBalance(Rule):
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         today = local_date(ctx.as_of)
-        qty = grams(LedgerEntry.quantity_kg)
-        zero = literal(0, Integer)
-
-        def ledger(kind: LedgerKind, gen: Any, used: Any) -> Select[Any]:
-            return select(
-                LedgerEntry.producer_id.label("producer_id"),
-                LedgerEntry.waste_code.label("waste_code"),
-                LedgerEntry.occurred_on.label("day"),
-                literal(0).label("is_count"),
-                grams(gen).label("gen_g"),
-                zero.label("ship_g"),
-                grams(used).label("self_g"),
-                zero.label("count_g"),
-            ).where(LedgerEntry.kind == kind, LedgerEntry.occurred_on <= today)
-
-        month = month_key(session, LedgerEntry.occurred_on)
-        ranked = (
+        t = ProducerMonth
+        window: dict[str, Any] = {
+            "partition_by": (t.producer_id, t.waste_code),
+            "order_by": t.month,
+        }
+        months = (
             select(
-                LedgerEntry.producer_id,
-                LedgerEntry.waste_code,
-                LedgerEntry.occurred_on,
-                qty.label("count_g"),
-                func.row_number()
-                .over(
-                    partition_by=(LedgerEntry.producer_id, LedgerEntry.waste_code, month),
-                    order_by=(LedgerEntry.occurred_on.desc(), LedgerEntry.id.desc()),
-                )
-                .label("rn"),
+                t.producer_id,
+                t.waste_code,
+                t.month,
+                t.month_end,
+                t.count_on,
+                grams(t.count_kg).label("count_g"),
+                grams(t.generated_kg).label("gen_g"),
+                grams(t.shipped_kg).label("ship_g"),
+                grams(t.self_used_kg).label("self_g"),
+                func.lag(t.count_on).over(**window).label("prev_count_on"),
+                func.lag(grams(t.count_kg)).over(**window).label("prev_count_g"),
+                func.lag(t.month_end).over(**window).label("prev_month_end"),
             )
-            .where(LedgerEntry.kind == LedgerKind.STOCK_COUNT, LedgerEntry.occurred_on <= today)
+            .where(t.month <= first_of_month(today))
             .subquery()
         )
-        counts = select(
-            ranked.c.producer_id,
-            ranked.c.waste_code,
-            ranked.c.occurred_on.label("day"),
-            literal(1).label("is_count"),
-            zero.label("gen_g"),
-            zero.label("ship_g"),
-            zero.label("self_g"),
-            ranked.c.count_g,
-        ).where(ranked.c.rn == 1)
-        shipped = (
-            select(
-                Manifest.producer_id,
-                ManifestLine.waste_code,
-                china_date(session, Manifest.picked_up_at).label("day"),
-                literal(0).label("is_count"),
-                zero.label("gen_g"),
-                grams(ManifestLine.loaded_kg).label("ship_g"),
-                zero.label("self_g"),
-                zero.label("count_g"),
+        c = months.c
+        q, e = aliased(ProducerMonth), aliased(ProducerMonth)
+        # The month of the previous count when it is not the month before: looked up.
+        earlier_count = (
+            select(e.month)
+            .where(
+                e.producer_id == c.producer_id,
+                e.waste_code == c.waste_code,
+                e.month < c.month,
+                e.count_on.is_not(None),
             )
-            .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-            .where(Manifest.picked_up_at.is_not(None), Manifest.picked_up_at <= ctx.as_of)
+            .order_by(e.month.desc())
+            .limit(1)
+            .correlate_except(e)
+            .scalar_subquery()
         )
-        moves = union_all(
-            ledger(LedgerKind.GENERATED, qty, zero),
-            ledger(LedgerKind.SELF_USED, zero, qty),
-            shipped,
-            counts,
-        ).subquery()
-        window: dict[str, Any] = {
-            "partition_by": (moves.c.producer_id, moves.c.waste_code),
-            "order_by": (moves.c.day, moves.c.is_count),
-            "rows": (None, 0),
-        }
-        running = select(
-            moves.c.producer_id,
-            moves.c.waste_code,
-            moves.c.day,
-            moves.c.is_count,
-            moves.c.count_g,
-            func.sum(moves.c.gen_g).over(**window).label("gen_run"),
-            func.sum(moves.c.ship_g).over(**window).label("ship_run"),
-            func.sum(moves.c.self_g).over(**window).label("self_run"),
-        ).subquery()
-        at_counts = select(running).where(running.c.is_count == 1).subquery()
-        pair: dict[str, Any] = {
-            "partition_by": (at_counts.c.producer_id, at_counts.c.waste_code),
-            "order_by": at_counts.c.day,
-        }
+        follows_count = c.prev_count_on.is_not(None)
+
+        def at_open(column: Any) -> Any:
+            return (
+                select(column)
+                .where(
+                    q.producer_id == c.producer_id,
+                    q.waste_code == c.waste_code,
+                    q.month == earlier_count,
+                )
+                .correlate_except(q)
+                .scalar_subquery()
+            )
+
+        def since_open(column: Any) -> Any:
+            return (
+                select(func.sum(grams(column)))
+                .where(
+                    q.producer_id == c.producer_id,
+                    q.waste_code == c.waste_code,
+                    q.month > earlier_count,
+                    q.month <= c.month,
+                )
+                .correlate_except(q)
+                .scalar_subquery()
+            )
+
+        counted = (
+            select(
+                c.producer_id,
+                c.waste_code,
+                c.month,
+                c.month_end,
+                c.count_on,
+                c.count_g,
+                case((follows_count, c.prev_count_on), else_=at_open(q.count_on)).label("open_on"),
+                case((follows_count, c.prev_count_g), else_=at_open(grams(q.count_kg))).label(
+                    "open_g"
+                ),
+                case((follows_count, c.prev_month_end), else_=at_open(q.month_end)).label(
+                    "open_month_end"
+                ),
+                case((follows_count, c.gen_g), else_=since_open(q.generated_kg)).label("gen_g"),
+                case((follows_count, c.ship_g), else_=since_open(q.shipped_kg)).label("ship_g"),
+                case((follows_count, c.self_g), else_=since_open(q.self_used_kg)).label("self_g"),
+            )
+            .where(c.count_on.is_not(None), c.count_on <= today)
+            .subquery()
+        )
+        k = counted.c
+
+        def later_ledger(kind: LedgerKind, after: Any, until: Any) -> Any:
+            return (
+                select(func.coalesce(func.sum(grams(LedgerEntry.quantity_kg)), 0))
+                .where(
+                    LedgerEntry.producer_id == k.producer_id,
+                    LedgerEntry.waste_code == k.waste_code,
+                    LedgerEntry.kind == kind,
+                    LedgerEntry.occurred_on > after,
+                    LedgerEntry.occurred_on <= until,
+                )
+                .scalar_subquery()
+            )
+
+        def later_shipped(after: Any, until: Any) -> Any:
+            return (
+                select(func.coalesce(func.sum(grams(ManifestLine.loaded_kg)), 0))
+                .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+                .where(
+                    Manifest.producer_id == k.producer_id,
+                    ManifestLine.waste_code == k.waste_code,
+                    Manifest.picked_up_at >= china_day_start(session, after, days=1),
+                    Manifest.picked_up_at < china_day_start(session, until, days=1),
+                )
+                .scalar_subquery()
+            )
+
+        def between_counts(months_total: Any, later: Any) -> Any:
+            """Movements after the opening count up to this one: the months' totals, plus
+            what the opening count's month held after it, minus what this month holds
+            after this count."""
+            return (
+                months_total
+                + case((k.open_on < k.open_month_end, later(k.open_on, k.open_month_end)), else_=0)
+                - case((k.count_on < k.month_end, later(k.count_on, k.month_end)), else_=0)
+            )
+
         paired = select(
-            at_counts.c.producer_id,
-            at_counts.c.waste_code,
-            at_counts.c.day.label("this_day"),
-            at_counts.c.count_g.label("closing_g"),
-            func.lag(at_counts.c.day).over(**pair).label("prev_day"),
-            func.lag(at_counts.c.count_g).over(**pair).label("opening_g"),
-            (at_counts.c.gen_run - func.lag(at_counts.c.gen_run).over(**pair)).label("generated_g"),
-            (at_counts.c.ship_run - func.lag(at_counts.c.ship_run).over(**pair)).label("shipped_g"),
-            (at_counts.c.self_run - func.lag(at_counts.c.self_run).over(**pair)).label(
+            k.producer_id,
+            k.waste_code,
+            k.count_on.label("this_day"),
+            k.count_g.label("closing_g"),
+            k.open_on.label("prev_day"),
+            k.open_g.label("opening_g"),
+            between_counts(k.gen_g, lambda a, b: later_ledger(LedgerKind.GENERATED, a, b)).label(
+                "generated_g"
+            ),
+            between_counts(k.ship_g, later_shipped).label("shipped_g"),
+            between_counts(k.self_g, lambda a, b: later_ledger(LedgerKind.SELF_USED, a, b)).label(
                 "self_used_g"
             ),
         ).subquery()

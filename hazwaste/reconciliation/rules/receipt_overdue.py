@@ -53,8 +53,9 @@ class ReceiptOverdue(Rule):
                 ),
                 and_(
                     Manifest.received_at.is_not(None),
-                    Manifest.received_at <= ctx.as_of,
-                    Manifest.received_at > china_day_end(session, Manifest.receipt_due_date),
+                    scanned(session, Manifest.received_at) <= ctx.as_of,
+                    scanned(session, Manifest.received_at)
+                    > china_day_end(session, Manifest.receipt_due_date),
                 ),
             ),
         )

@@ -51,7 +51,7 @@ class TransitOverdue(Rule):
             manifest_total_g(ManifestLine.loaded_kg).label("loaded_g"),
         ).where(
             Manifest.picked_up_at.is_not(None),
-            Manifest.picked_up_at <= ctx.as_of,
+            scanned(session, Manifest.picked_up_at) <= ctx.as_of,
             or_(
                 and_(Manifest.status == ManifestStatus.IN_TRANSIT, Manifest.picked_up_at < limit),
                 and_(

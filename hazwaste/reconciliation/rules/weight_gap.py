@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from hazwaste.db import grams, kg_from_grams
 from hazwaste.manifests.models import Manifest, ManifestLine, PhysicalForm
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
+from hazwaste.reconciliation.sqltime import scanned
 
 
 @register
@@ -51,11 +52,13 @@ class WeightGap(Rule):
                 Manifest.receiver_id,
                 pct.label("pct"),
             )
-            .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+            # Lines first, filtered by their own weights, then their manifest by primary key:
+            # scanned() keeps SQLite from walking every manifest and probing its lines.
+            .join(Manifest, Manifest.id == scanned(session, ManifestLine.manifest_id))
             .where(
                 ManifestLine.loaded_kg.is_not(None),
                 ManifestLine.received_kg.is_not(None),
-                Manifest.received_at <= ctx.as_of,
+                scanned(session, Manifest.received_at) <= ctx.as_of,
                 gap * 100 > loaded * pct,
                 gap > floor_g,
             )
