@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select, union_all
+from sqlalchemy import Date, Select, String, and_, func, literal, null, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
+from hazwaste.db import UTCDateTime
 from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.permits.models import Licence, LicenceMethod, LicenceScope
 from hazwaste.reconciliation.models import ReceiverMonth
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
-from hazwaste.reconciliation.sqltime import china_day_start, first_of_month, scanned
+from hazwaste.reconciliation.sqltime import china_day_start, dialect, first_of_month, scanned
 
 
 @register
@@ -102,8 +103,8 @@ class LicenceMismatch(Rule):
                 literal("receipt").label("period"),
                 ManifestLine.received_kg.label("quantity_kg"),
                 Manifest.received_at.label("on_time"),
-                literal(None).label("on_day"),
-                literal(None).label("method"),
+                null().cast(Date).label("on_day"),
+                null().cast(String).label("method"),
             )
             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
             .where(
@@ -120,7 +121,7 @@ class LicenceMismatch(Rule):
                 *base,
                 literal("disposal").label("period"),
                 ManifestLine.disposed_kg.label("quantity_kg"),
-                literal(None).label("on_time"),
+                null().cast(UTCDateTime(timezone=True)).label("on_time"),
                 ManifestLine.disposal_date.label("on_day"),
                 ManifestLine.disposal_method.label("method"),
             )
@@ -182,7 +183,7 @@ class LicenceMismatch(Rule):
                 for key in (code, literal("HW") + func.substr(code, 9, 2))
             ]
 
-        def suspect_months(kind: Any, table: Any, method: bool) -> Any:
+        def suspect_months(name: str, kind: Any, table: Any, method: bool) -> Any:
             keys = [t.receiver_id, t.waste_code] + ([t.method_code] if method else [])
             spans = (
                 select(
@@ -210,7 +211,10 @@ class LicenceMismatch(Rule):
                         *same_method(spans.c.get("method_code")),
                     )
                 )
-                .subquery()
+                # Fences (here and below): each filter runs on the small set it is meant
+                # for; PostgreSQL would otherwise apply them after joining everything.
+                .cte(f"{name}_spans")
+                .prefix_with("MATERIALIZED")
             )
             return (
                 select(*keys, t.month, t.month_end)
@@ -230,34 +234,50 @@ class LicenceMismatch(Rule):
                         *same_method(t.method_code),
                     ),
                 )
-                .subquery()
+                .cte(name)
+                .prefix_with("MATERIALIZED")
             )
 
-        received = suspect_months(and_(t.method_code == "", t.accepted_kg > 0), cover, False)
-        disposed = suspect_months(and_(t.method_code != "", t.disposed_kg > 0), cover_methods, True)
-        # The suspect months drive: their columns are compared through scanned() so that
-        # SQLite cannot turn the plan round (scan every manifest, probe the months).
-        receipt = receipt.join(
-            received,
-            and_(
-                scanned(session, received.c.receiver_id) == Manifest.receiver_id,
-                scanned(session, received.c.waste_code) == ManifestLine.waste_code,
-                Manifest.received_at >= china_day_start(session, received.c.month),
-                Manifest.received_at < china_day_start(session, received.c.month_end, days=1),
-            ),
+        received = suspect_months(
+            "suspect_receipts", and_(t.method_code == "", t.accepted_kg > 0), cover, False
         )
-        disposal = disposal.join(
+        disposed = suspect_months(
+            "suspect_disposals", and_(t.method_code != "", t.disposed_kg > 0), cover_methods, True
+        )
+        receipt = self._drill(
+            session,
+            receipt,
+            received,
+            Manifest.receiver_id == scanned(session, received.c.receiver_id),
+            ManifestLine.waste_code == scanned(session, received.c.waste_code),
+            Manifest.received_at >= china_day_start(session, received.c.month),
+            Manifest.received_at < china_day_start(session, received.c.month_end, days=1),
+        )
+        disposal = self._drill(
+            session,
+            disposal,
             disposed,
-            and_(
-                scanned(session, disposed.c.receiver_id) == Manifest.receiver_id,
-                scanned(session, disposed.c.waste_code) == ManifestLine.waste_code,
-                scanned(session, disposed.c.method_code) == ManifestLine.disposal_method,
-                # Through the receiver's manifests, not every line disposed of that month.
-                scanned(session, ManifestLine.disposal_date) >= disposed.c.month,
-                scanned(session, ManifestLine.disposal_date) <= disposed.c.month_end,
-            ),
+            Manifest.receiver_id == scanned(session, disposed.c.receiver_id),
+            ManifestLine.waste_code == scanned(session, disposed.c.waste_code),
+            ManifestLine.disposal_method == scanned(session, disposed.c.method_code),
+            # Through the receiver's manifests, not every line disposed of that month.
+            scanned(session, ManifestLine.disposal_date) >= disposed.c.month,
+            scanned(session, ManifestLine.disposal_date) <= disposed.c.month_end,
         )
         return receipt, disposal
+
+    @staticmethod
+    def _drill(session: Session, lines: Any, months: Any, *conditions: Any) -> Any:
+        """``lines`` restricted to the suspect ``months``, which must drive the plan: each
+        month's lines are found through the (receiver, received_at) index. PostgreSQL gets a
+        LATERAL subquery (it underestimates how few the months are and would hash every
+        line); SQLite, which has no LATERAL, a join in which the month-side columns are
+        compared through scanned(), so that it can only scan the months and probe the
+        manifests."""
+        if dialect(session) == "postgresql":
+            per_month = lines.where(*conditions).lateral()
+            return select(per_month).select_from(months).join(per_month, true())
+        return lines.join(months, and_(*conditions))
 
     def to_finding(self, row: Any, ctx: Context) -> Finding:
         what = "received" if row.period == "receipt" else f"disposed ({row.method})"
