@@ -855,7 +855,8 @@ def main() -> None:
         t0 = time.perf_counter()
         record = recon.start(db.session, AS_OF, AS_OF)
         db.session.commit()
-        recon.execute(db.session, record, AS_OF)
+        # As `flask reconcile` runs it: rules side by side on RECONCILIATION_WORKERS connections.
+        recon.execute(db.session, record, AS_OF, workers=app.config["RECONCILIATION_WORKERS"])
         db.session.commit()
         reconcile_seconds = time.perf_counter() - t0
 

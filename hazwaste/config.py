@@ -63,6 +63,11 @@ RECONCILIATION_DEFAULTS: dict[str, float | int] = {
 #: hash millions of lines, which spill to disk at the server's default of 4 MB.
 RECONCILIATION_WORK_MEM = "256MB"
 
+#: Rules a full run from ``flask reconcile`` evaluates at the same time, each on its own
+#: database connection (the rules are independent read-only queries; flags are still written
+#: by one transaction). One per core of the database server is the useful maximum.
+RECONCILIATION_WORKERS = 2
+
 
 def _reconciliation_settings() -> dict[str, float | int]:
     settings = dict(RECONCILIATION_DEFAULTS)
@@ -139,6 +144,9 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         LICENCE_EXPIRY_WARNING_DAYS=LICENCE_EXPIRY_WARNING_DAYS,
         RECONCILIATION=_reconciliation_settings(),
         RECONCILIATION_WORK_MEM=os.environ.get("HAZWASTE_RECON_WORK_MEM", RECONCILIATION_WORK_MEM),
+        RECONCILIATION_WORKERS=int(
+            os.environ.get("HAZWASTE_RECON_WORKERS", RECONCILIATION_WORKERS)
+        ),
         # External base URL for QR codes and links in PDFs; falls back to the request's host.
         PUBLIC_BASE_URL=os.environ.get("HAZWASTE_PUBLIC_BASE_URL", ""),
     )

@@ -138,7 +138,12 @@ def configure_sqlite(engine: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection opened with execution option ``read_only`` only reads (the
+        # reconciliation workers): a deferred BEGIN lets it read beside the one writer.
+        if conn.get_execution_options().get("read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def grams(expr: Any) -> Any:

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from hazwaste.db import utcnow
@@ -46,7 +47,9 @@ def reconcile_command(as_of: str | None, rules: tuple[str, ...]) -> None:
     db.session.commit()
     run_id = record.id
     try:
-        services.execute(db.session, record, now)
+        services.execute(
+            db.session, record, now, workers=current_app.config["RECONCILIATION_WORKERS"]
+        )
         db.session.commit()
     except services.RunRefused as exc:
         db.session.rollback()

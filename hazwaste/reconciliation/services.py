@@ -10,7 +10,7 @@ while another is recorded as running.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from hazwaste.audit.services import canonical_json
 from hazwaste.db import utcnow
+from hazwaste.reconciliation import concurrent
 from hazwaste.reconciliation.models import Flag, FlagStatus, ReconciliationRun, RunStatus
 from hazwaste.reconciliation.rules import REGISTRY
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule
@@ -174,31 +175,47 @@ def start(
     return record
 
 
+def _run_settings(session: Session, record: ReconciliationRun) -> list[str]:
+    """``SET LOCAL`` statements for a full run's transaction(s) on PostgreSQL."""
+    from flask import current_app
+
+    if session.get_bind().dialect.name != "postgresql" or record.scope != "full":
+        return []
+    statements = []
+    # LOCAL: only this run's transaction; the value is configuration, not user input.
+    work_mem = str(current_app.config.get("RECONCILIATION_WORK_MEM") or "")
+    if work_mem.replace("MB", "").replace("GB", "").isdigit():
+        statements.append(f"SET LOCAL work_mem = '{work_mem}'")
+    # Compiling each rule's plan costs about a second at national scale and the plans run
+    # once: JIT does not pay for itself here.
+    statements.append("SET LOCAL jit = off")
+    # The rules join millions of lines with small tables; the planner underestimates the
+    # small side after filters and picks merge joins that sort every line (seconds).
+    statements.append("SET LOCAL enable_mergejoin = off")
+    return statements
+
+
 def execute(
     session: Session,
     record: ReconciliationRun,
     now: datetime,
     settings: dict[str, Any] | None = None,
+    workers: int = 1,
 ) -> ReconciliationRun:
     """Evaluate the run's rules, upsert flags, resolve cleared ones, store counts.
 
     On PostgreSQL it first takes the advisory lock (``RunRefused`` if another run holds it).
-    The caller commits; on an exception it should roll back and call :func:`fail`.
+    With ``workers`` > 1 a full run evaluates that many rules at once, each on its own
+    connection reading committed data (on PostgreSQL the very snapshot of this transaction);
+    only use it when everything the run should see is committed (``flask reconcile``). The
+    caller commits; on an exception it should roll back and call :func:`fail`.
     """
     from flask import current_app
 
     _advisory_lock(session)
-    if session.get_bind().dialect.name == "postgresql" and record.scope == "full":
-        # LOCAL: only this run's transaction; the value is configuration, not user input.
-        work_mem = str(current_app.config.get("RECONCILIATION_WORK_MEM") or "")
-        if work_mem.replace("MB", "").replace("GB", "").isdigit():
-            session.execute(text(f"SET LOCAL work_mem = '{work_mem}'"))
-        # Compiling each rule's plan costs about a second at national scale and the plans
-        # run once: JIT does not pay for itself here.
-        session.execute(text("SET LOCAL jit = off"))
-        # The rules join millions of lines with small tables; the planner underestimates the
-        # small side after filters and picks merge joins that sort every line (seconds).
-        session.execute(text("SET LOCAL enable_mergejoin = off"))
+    statements = _run_settings(session, record)
+    for statement in statements:
+        session.execute(text(statement))
     manifest_id = (
         int(record.scope.split(":", 1)[1]) if record.scope.startswith("manifest:") else None
     )
@@ -209,19 +226,39 @@ def execute(
         manifest_id=manifest_id,
     )
     counts: dict[str, dict[str, int]] = {}
-    for rule in instances:
-        found = _upsert(session, rule, rule.findings(session, ctx), record, now)
+    found: dict[str, int] = {}
+    if workers > 1 and record.scope == "full" and concurrent.shareable(session):
+        stream = concurrent.evaluate(session, instances, ctx, workers, statements)
+    else:
+        stream = _one_by_one(session, instances, ctx)
+    for rule, batch in stream:
+        if batch is not None:
+            found[rule.code] = found.get(rule.code, 0) + _upsert(session, rule, batch, record, now)
+            continue
         new = session.scalar(
             select(func.count())
             .select_from(Flag)
             .where(Flag.rule == rule.code, Flag.last_run_id == record.id, Flag.first_seen_at == now)
         )
         resolved = _resolve_cleared(session, rule, record, now, manifest_id)
-        counts[rule.code] = {"found": found, "new": int(new or 0), "resolved": resolved}
+        counts[rule.code] = {
+            "found": found.get(rule.code, 0),
+            "new": int(new or 0),
+            "resolved": resolved,
+        }
     record.counts = json.dumps(counts, sort_keys=True)
     record.status = RunStatus.SUCCEEDED
     record.finished_at = max(utcnow(), now)
     return record
+
+
+def _one_by_one(
+    session: Session, rules: list[Rule], ctx: Context
+) -> Iterator[tuple[Rule, Iterable[Finding] | None]]:
+    """Each rule's findings in this session, then ``(rule, None)`` once it is done."""
+    for rule in rules:
+        yield rule, rule.findings(session, ctx)
+        yield rule, None
 
 
 def fail(session: Session, record_id: int, error: str) -> None:

@@ -52,6 +52,9 @@ class Rule(ABC):
     subject_type: ClassVar[str]
     #: Rules that can be evaluated for a single manifest right after its receipt.
     manifest_scoped: ClassVar[bool] = False
+    #: Relative cost of a full evaluation at national scale: a concurrent run starts the
+    #: costliest rules first (scheduling only; no effect on results).
+    cost: ClassVar[int] = 1
 
     @abstractmethod
     def query(self, session: Session, ctx: Context) -> Select[Any]:

@@ -25,6 +25,7 @@ class LicenceMismatch(Rule):
 
     code = "LICENCE_MISMATCH"
     subject_type = "manifest_line"
+    cost = 3
     manifest_scoped = True
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:

@@ -38,6 +38,7 @@ class ProducerBalance(Rule):
 
     code = "PRODUCER_BALANCE"
     subject_type = "organization"
+    cost = 5
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         today = local_date(ctx.as_of)

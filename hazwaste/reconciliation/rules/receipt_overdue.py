@@ -29,6 +29,7 @@ class ReceiptOverdue(Rule):
 
     code = "RECEIPT_OVERDUE"
     subject_type = "manifest"
+    cost = 2
     manifest_scoped = True
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:

@@ -31,6 +31,7 @@ class TransitOverdue(Rule):
 
     code = "TRANSIT_OVERDUE"
     subject_type = "manifest"
+    cost = 2
     manifest_scoped = True
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:

@@ -22,6 +22,7 @@ class WeightGap(Rule):
 
     code = "WEIGHT_GAP"
     subject_type = "manifest_line"
+    cost = 2
     manifest_scoped = True
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
