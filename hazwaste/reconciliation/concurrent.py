@@ -77,8 +77,8 @@ def evaluate(
                     own.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
                 else:  # SQLite: a reader beside the run's write transaction
                     own.connection(execution_options={"read_only": True})
-                    for statement in statements:
-                        own.execute(text(statement))
+                for statement in statements:
+                    own.execute(text(statement))
                 batch: list[Finding] = []
                 for finding in rule.findings(own, ctx):
                     batch.append(finding)

@@ -123,6 +123,9 @@ class ProducerMonth(Base):
     """
 
     __tablename__ = "monthly_producer_totals"
+    # SQLite: the table is its primary-key B-tree, so the rules' scans in key order read it
+    # sequentially (rows arrive in random key order, one trigger call at a time).
+    __table_args__ = {"sqlite_with_rowid": False}
 
     producer_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
     waste_code: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -141,6 +144,7 @@ class ReceiverMonth(Base):
     :class:`ProducerMonth`."""
 
     __tablename__ = "monthly_receiver_totals"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     receiver_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
     waste_code: Mapped[str] = mapped_column(String(10), primary_key=True)

@@ -45,6 +45,7 @@ def upgrade():
         sa.PrimaryKeyConstraint(
             "producer_id", "waste_code", "month", name=op.f("pk_monthly_producer_totals")
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "monthly_receiver_totals",
@@ -67,6 +68,7 @@ def upgrade():
             "method_code",
             name=op.f("pk_monthly_receiver_totals"),
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.create_index(
@@ -89,6 +91,11 @@ def upgrade():
 
     # ### end Alembic commands ###
     dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Every hand-off updates a totals row: room on each page for the new row version
+        # (HOT updates) keeps the tables from bloating.
+        for table in ("monthly_producer_totals", "monthly_receiver_totals"):
+            op.execute(f"ALTER TABLE {table} SET (fillfactor = 70)")
     for statement in _pg_triggers() if dialect == "postgresql" else _sqlite_triggers():
         op.execute(statement)
     for statement in _backfill(dialect):
