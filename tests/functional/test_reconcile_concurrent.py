@@ -131,11 +131,10 @@ class _SettingProbe(Rule):
         return Finding("probe", 0, "", Severity.LOW, None, f"{row[0]} {row[1]}")
 
 
+@pytest.mark.parametrize("scratch", ["postgresql"], indirect=True)
 def test_workers_run_with_the_runs_settings(scratch):
     """On PostgreSQL each worker's transaction carries the run's SET LOCAL settings (JIT off
-    alone is worth seconds per rule at national scale)."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("server settings exist on PostgreSQL only; SQLite is covered above")
+    alone is worth seconds per rule at national scale). SQLite has no such settings."""
     record = services.start(db.session, NOW, NOW)
     db.session.commit()
     statements = services._run_settings(db.session, record)
