@@ -48,12 +48,13 @@ def token_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         token = _bearer_token()
-        user = account_services.user_for_token(db.session, utcnow(), token) if token else None
-        if user is None:
+        row = account_services.token_record(db.session, utcnow(), token) if token else None
+        if row is None:
             response, status = api_error(401)
             response.headers["WWW-Authenticate"] = 'Bearer realm="hazwaste"'
             return response, status
-        g.api_user = user
+        g.api_user = row.user
+        g.api_token_id = row.id  # DELETE /auth/token revokes the token of the request
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
