@@ -20,6 +20,11 @@ LOGIN_RATE_LIMIT = "10 per 15 minutes"
 #: Failed logins allowed per client address, whatever accounts they try (same counter for
 #: web and API). Higher than the per-account limit: an office may share one address.
 LOGIN_ADDRESS_RATE_LIMIT = "30 per 15 minutes"
+#: Reverse proxies in front of the app that append to ``X-Forwarded-For`` (nginx alone: 1).
+#: The client address (login throttling per address, the session list) is read from that
+#: header for this many hops; 0 trusts no header. Behind a proxy, 0 would make every client
+#: share the proxy's address, and so one per-address login counter.
+PROXY_HOPS = 0
 #: A login session's ``last_seen_at`` is written at most this often (not on every request).
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
 #: Lifetime of an API bearer token issued by ``POST /api/v1/auth/token``.
@@ -147,6 +152,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             "HAZWASTE_LOGIN_ADDRESS_RATE_LIMIT", LOGIN_ADDRESS_RATE_LIMIT
         ),
         SESSION_TOUCH_INTERVAL=SESSION_TOUCH_INTERVAL,
+        PROXY_HOPS=int(os.environ.get("HAZWASTE_PROXY_HOPS", PROXY_HOPS)),
         API_TOKEN_TTL=API_TOKEN_TTL,
         PASSWORD_MIN_LENGTH=PASSWORD_MIN_LENGTH,
         PAGE_SIZE=PAGE_SIZE,

@@ -78,8 +78,12 @@ def login() -> Any:
         else:
             wait = throttle.retry_after(data["email"], request.remote_addr)
             if wait is not None:
-                errors = {"_schema": [throttle.message(wait)]}
-                page = render_template("accounts/login.html", values=values, errors=errors)
+                page = render_template(
+                    "accounts/login.html",
+                    values=values,
+                    errors={},
+                    throttled=throttle.message(wait),
+                )
                 return page, 429, {"Retry-After": str(wait)}
             now = utcnow()
             user = services.authenticate(db.session, now, data["email"], data["password"])

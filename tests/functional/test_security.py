@@ -290,6 +290,35 @@ def test_token_endpoint_is_rate_limited(limited_app):
         assert _token(client, DEMO_PASSWORD, "carrier@demo.test").status_code == 201
 
 
+def test_address_behind_a_proxy_is_the_forwarded_one(app, database_url, now):
+    """With HAZWASTE_PROXY_HOPS=1 the per-address counter uses the proxy's X-Forwarded-For:
+    clients behind the same proxy are not one address, and a client cannot pick its own."""
+    with factories.other_app(
+        database_url,
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="10 per minute",
+        LOGIN_ADDRESS_RATE_LIMIT="2 per minute",
+        PROXY_HOPS=1,
+    ) as (application, session):
+        seed_demo(session, now)
+        session.commit()
+        client = application.test_client()
+
+        def attempt(forwarded: str, password: str = "wrong-password") -> int:
+            response = client.post(
+                "/login",
+                data={"email": "producer@demo.test", "password": password},
+                headers={"X-Forwarded-For": forwarded},
+                environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            )
+            return int(response.status_code)
+
+        assert [attempt("198.51.100.1") for _ in range(3)] == [422, 422, 429]
+        assert attempt("198.51.100.2", DEMO_PASSWORD) == 302, "another client of the proxy"
+        # A forged first hop does not help: the proxy's own entry (the last) counts.
+        assert attempt("203.0.113.9, 198.51.100.1", DEMO_PASSWORD) == 429
+
+
 def test_login_limits_come_from_the_environment(app, monkeypatch):
     from hazwaste import create_app
     from tests.conftest import test_config
