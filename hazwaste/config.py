@@ -27,6 +27,8 @@ LOGIN_ADDRESS_RATE_LIMIT = "30 per 15 minutes"
 PROXY_HOPS = 0
 #: A login session's ``last_seen_at`` is written at most this often (not on every request).
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
+#: Ended or expired login-session records are deleted at the user's next login after this.
+SESSION_RECORD_RETENTION = timedelta(days=30)
 #: Lifetime of an API bearer token issued by ``POST /api/v1/auth/token``.
 API_TOKEN_TTL = timedelta(hours=12)
 #: Minimum password length (NIST SP 800-63B: at least 8; we ask for 10).
@@ -152,6 +154,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             "HAZWASTE_LOGIN_ADDRESS_RATE_LIMIT", LOGIN_ADDRESS_RATE_LIMIT
         ),
         SESSION_TOUCH_INTERVAL=SESSION_TOUCH_INTERVAL,
+        SESSION_RECORD_RETENTION=SESSION_RECORD_RETENTION,
         PROXY_HOPS=int(os.environ.get("HAZWASTE_PROXY_HOPS", PROXY_HOPS)),
         API_TOKEN_TTL=API_TOKEN_TTL,
         PASSWORD_MIN_LENGTH=PASSWORD_MIN_LENGTH,

@@ -461,7 +461,6 @@ def token_record(session: Session, now: datetime, token: str) -> ApiToken | None
         return None
     if not row.user.active:
         return None
-    row.last_used_at = now
     return row
 
 

@@ -18,8 +18,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from hazwaste.accounts.models import ApiToken, User, UserSession
 from hazwaste.errors import NotFound
@@ -42,9 +42,26 @@ def _digest(secret: str) -> str:
 
 
 def start_session(
-    session: Session, now: datetime, user: User, user_agent: str, address: str
+    session: Session,
+    now: datetime,
+    user: User,
+    user_agent: str,
+    address: str,
+    retention: timedelta,
 ) -> StartedSession:
-    """Create the record of a new login of ``user`` (flushed, so it has its id)."""
+    """Create the record of a new login of ``user`` (flushed, so it has its id).
+
+    The user's own records that ended or went idle more than ``retention`` ago are deleted
+    on the way, so the table holds a bounded history per user (only this user's rows).
+    """
+    session.execute(
+        delete(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            or_(UserSession.ended_at < now - retention, UserSession.last_seen_at < now - retention),
+        )
+        .execution_options(synchronize_session=False)
+    )
     secret = secrets.token_urlsafe(32)
     record = UserSession(
         user_id=user.id,
@@ -110,7 +127,7 @@ def live_session(
     if parsed is None:
         return None
     record_id, secret = parsed
-    record = session.get(UserSession, record_id)
+    record = session.get(UserSession, record_id, options=[joinedload(UserSession.user)])
     if (
         record is None
         or record.user_id != user_id
@@ -191,6 +208,19 @@ def end_user_sessions(
     if keep_id is not None:
         stmt = stmt.where(UserSession.id != keep_id)
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def touch_token(session: Session, now: datetime, token_id: int, interval: timedelta) -> None:
+    """Set the token's ``last_used_at`` unless it was set less than ``interval`` ago."""
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - interval),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def revoke_user_tokens(session: Session, now: datetime, user_id: int) -> int:

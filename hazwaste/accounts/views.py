@@ -89,7 +89,12 @@ def login() -> Any:
             user = services.authenticate(db.session, now, data["email"], data["password"])
             if user is not None:
                 started = login_sessions.start_session(
-                    db.session, now, user, request.user_agent.string, request.remote_addr or ""
+                    db.session,
+                    now,
+                    user,
+                    request.user_agent.string,
+                    request.remote_addr or "",
+                    current_app.config["SESSION_RECORD_RETENTION"],
                 )
                 db.session.commit()
                 login_user(user)

@@ -302,3 +302,40 @@ def test_account_page_lists_and_revokes_tokens(app, client, session, demo):
     assert response.status_code == 302
     assert client.get("/api/v1/me", headers=headers).status_code == 401
     assert f"/account/tokens/{row.id}/revoke" not in browser.get("/account").get_data(as_text=True)
+
+
+def test_token_last_use_is_recorded_at_most_every_few_minutes(app, client, session, demo):
+    headers = api_token(client, "producer@demo.test")
+    [row] = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == demo.users["producer"].id)
+    ).all()
+    assert row.last_used_at is None
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    session.expire_all()
+    first_use = row.last_used_at
+    assert first_use is not None, "a read-only request records the use too"
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    session.expire_all()
+    assert row.last_used_at == first_use, "not written on every request"
+    listed = client.get("/api/v1/auth/tokens", headers=headers).get_json()["data"]
+    assert listed[0]["last_used_at"] is not None
+
+    row.last_used_at = first_use - app.config["SESSION_TOUCH_INTERVAL"]
+    session.commit()
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    session.expire_all()
+    assert row.last_used_at > first_use
+
+
+def test_old_session_records_are_deleted_at_the_next_login(app, client, session, demo):
+    browser = logged_in(app, "producer@demo.test")
+    browser.post("/logout")
+    logged_in(app, "producer@demo.test")
+    old, running = records(session, "producer@demo.test")
+    retention = app.config["SESSION_RECORD_RETENTION"]
+    old.ended_at -= retention + timedelta(minutes=1)
+    session.commit()
+    old_id = old.id
+    logged_in(app, "producer@demo.test")
+    remaining = [r.id for r in records(session, "producer@demo.test")]
+    assert old_id not in remaining and running.id in remaining and len(remaining) == 2
