@@ -193,7 +193,8 @@ class UserSession(Base):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     address: Mapped[str] = mapped_column(String(64), default="")
     ended_at: Mapped[datetime | None]
-    #: Why it ended: logout, logout_others, logout_all, password_changed, deactivated, revoked.
+    #: Why it ended: logout, replaced (a new login in the same browser), logout_others,
+    #: logout_all, password_changed, deactivated.
     end_reason: Mapped[str] = mapped_column(String(30), default="")
 
     user: Mapped[User] = relationship(back_populates="sessions")

@@ -88,6 +88,12 @@ def login() -> Any:
             now = utcnow()
             user = services.authenticate(db.session, now, data["email"], data["password"])
             if user is not None:
+                previous = _current_session_id()
+                if previous is not None:  # logging in again in this browser replaces it
+                    with suppress(NotFound):
+                        login_sessions.end_session(
+                            db.session, now, current_user, previous, "replaced"
+                        )
                 started = login_sessions.start_session(
                     db.session,
                     now,

@@ -339,3 +339,13 @@ def test_old_session_records_are_deleted_at_the_next_login(app, client, session,
     logged_in(app, "producer@demo.test")
     remaining = [r.id for r in records(session, "producer@demo.test")]
     assert old_id not in remaining and running.id in remaining and len(remaining) == 2
+
+
+def test_a_new_login_in_the_same_browser_ends_the_previous_session(app, client, session, demo):
+    browser = logged_in(app, "producer@demo.test")
+    login(browser, "producer2@demo.test")
+    [replaced] = records(session, "producer@demo.test")
+    assert replaced.ended_at is not None and replaced.end_reason == "replaced"
+    [running] = records(session, "producer2@demo.test")
+    assert running.ended_at is None
+    assert "producer2@demo.test" in browser.get("/account").get_data(as_text=True)
