@@ -10,10 +10,15 @@ default, Redis in production), never in the database:
 
 Only failed credential checks are counted. While either counter is exhausted every attempt
 is refused before the password is checked, with the seconds left until the counter resets.
+
+If the storage cannot be reached (Redis down) the error is logged and logins go on without
+throttling: refusing every login of every user would be worse than the brute-force risk for
+the minutes of an outage, and a login must never answer 500.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -22,6 +27,8 @@ from flask_babel import ngettext
 from limits import RateLimitItem, parse
 
 from hazwaste.extensions import limiter
+
+log = logging.getLogger(__name__)
 
 _ACCOUNT = "login-account"
 _ADDRESS = "login-address"
@@ -47,12 +54,16 @@ def retry_after(email: str, address: str | None) -> int | None:
     if not _enabled():
         return None
     keys = _keys(email, address)
-    strategy = limiter.limiter
     waits = []
-    for item, scope in _limits():
-        if not strategy.test(item, scope, keys[scope]):
-            reset_at = strategy.get_window_stats(item, scope, keys[scope]).reset_time
-            waits.append(max(1, math.ceil(reset_at - time.time())))
+    try:
+        strategy = limiter.limiter
+        for item, scope in _limits():
+            if not strategy.test(item, scope, keys[scope]):
+                reset_at = strategy.get_window_stats(item, scope, keys[scope]).reset_time
+                waits.append(max(1, math.ceil(reset_at - time.time())))
+    except Exception:  # any storage backend's error (redis, memcached, …)
+        log.exception("login throttling storage unavailable; not throttling")
+        return None
     return max(waits) if waits else None
 
 
@@ -61,8 +72,11 @@ def record_failure(email: str, address: str | None) -> None:
     if not _enabled():
         return
     keys = _keys(email, address)
-    for item, scope in _limits():
-        limiter.limiter.hit(item, scope, keys[scope])
+    try:
+        for item, scope in _limits():
+            limiter.limiter.hit(item, scope, keys[scope])
+    except Exception:  # any storage backend's error (redis, memcached, …)
+        log.exception("login throttling storage unavailable; failure not counted")
 
 
 def minutes(seconds: int) -> int:

@@ -319,6 +319,24 @@ def test_address_behind_a_proxy_is_the_forwarded_one(app, database_url, now):
         assert attempt("203.0.113.9, 198.51.100.1", DEMO_PASSWORD) == 429
 
 
+def test_unreachable_throttle_storage_never_gives_500(limited_app, monkeypatch):
+    from hazwaste.extensions import limiter
+
+    application, _session = limited_app
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("redis is down")
+
+    strategy = type(limiter.limiter)
+    monkeypatch.setattr(strategy, "test", down)
+    monkeypatch.setattr(strategy, "hit", down)
+    client = application.test_client()
+    assert _login(client, "wrong-password").status_code == 422
+    assert _token(client, "wrong-password").status_code == 401
+    assert _login(client, DEMO_PASSWORD).status_code == 302
+    assert _token(client, DEMO_PASSWORD).status_code == 201
+
+
 def test_login_limits_come_from_the_environment(app, monkeypatch):
     from hazwaste import create_app
     from tests.conftest import test_config
