@@ -14,8 +14,21 @@ from typing import Any
 
 from flask import Flask
 
-#: Failed logins allowed per e-mail address and per client address before refusal.
+#: Failed logins allowed per account (e-mail address), from any client address; the web form
+#: and ``POST /api/v1/auth/token`` share the counter. Successful logins are not counted.
 LOGIN_RATE_LIMIT = "10 per 15 minutes"
+#: Failed logins allowed per client address, whatever accounts they try (same counter for
+#: web and API). Higher than the per-account limit: an office may share one address.
+LOGIN_ADDRESS_RATE_LIMIT = "30 per 15 minutes"
+#: Reverse proxies in front of the app that append to ``X-Forwarded-For`` (nginx alone: 1).
+#: The client address (login throttling per address, the session list) is read from that
+#: header for this many hops; 0 trusts no header. Behind a proxy, 0 would make every client
+#: share the proxy's address, and so one per-address login counter.
+PROXY_HOPS = 0
+#: A login session's ``last_seen_at`` is written at most this often (not on every request).
+SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
+#: Ended or expired login-session records are deleted at the user's next login after this.
+SESSION_RECORD_RETENTION = timedelta(days=30)
 #: Lifetime of an API bearer token issued by ``POST /api/v1/auth/token``.
 API_TOKEN_TTL = timedelta(hours=12)
 #: Minimum password length (NIST SP 800-63B: at least 8; we ask for 10).
@@ -137,6 +150,12 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
         LOGIN_RATE_LIMIT=os.environ.get("HAZWASTE_LOGIN_RATE_LIMIT", LOGIN_RATE_LIMIT),
+        LOGIN_ADDRESS_RATE_LIMIT=os.environ.get(
+            "HAZWASTE_LOGIN_ADDRESS_RATE_LIMIT", LOGIN_ADDRESS_RATE_LIMIT
+        ),
+        SESSION_TOUCH_INTERVAL=SESSION_TOUCH_INTERVAL,
+        SESSION_RECORD_RETENTION=SESSION_RECORD_RETENTION,
+        PROXY_HOPS=int(os.environ.get("HAZWASTE_PROXY_HOPS", PROXY_HOPS)),
         API_TOKEN_TTL=API_TOKEN_TTL,
         PASSWORD_MIN_LENGTH=PASSWORD_MIN_LENGTH,
         PAGE_SIZE=PAGE_SIZE,

@@ -1,6 +1,6 @@
 """Import every domain's models so ``Base.metadata`` is complete (Alembic, create_all)."""
 
-from hazwaste.accounts.models import ApiToken, Organization, RegulatorBody, User
+from hazwaste.accounts.models import ApiToken, Organization, RegulatorBody, User, UserSession
 from hazwaste.api.models import IdempotencyRecord
 from hazwaste.audit.models import AuditEntry, AuditHead
 from hazwaste.catalog.models import (
@@ -56,6 +56,7 @@ __all__ = [
     "RegulatorBody",
     "TreatmentMethod",
     "User",
+    "UserSession",
     "Vehicle",
     "WasteCategory",
     "WasteCode",

@@ -135,6 +135,7 @@ class User(UserMixin, Base):
     )
     regulator_body: Mapped[RegulatorBody | None] = relationship(back_populates="users")
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+    sessions: Mapped[list[UserSession]] = relationship(back_populates="user")
 
     @property
     def is_active(self) -> bool:  # Flask-Login: deactivated users cannot log in
@@ -170,6 +171,33 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class UserSession(Base):
+    """One browser login, checked on every request: the session cookie carries the record's
+    id and a random secret, of which only the SHA-256 is stored.
+
+    A session ends (``ended_at`` set, never un-set) at logout, by "log out everywhere", by a
+    password change (every other session of the user) and when an admin deactivates the
+    user; a cookie of an ended session is refused even though its signature is valid.
+    ``last_seen_at`` is refreshed at most every ``SESSION_TOUCH_INTERVAL``.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    ended_at: Mapped[datetime | None]
+    #: Why it ended: logout, replaced (a new login in the same browser), logout_others,
+    #: logout_all, password_changed, deactivated.
+    end_reason: Mapped[str] = mapped_column(String(30), default="")
+
+    user: Mapped[User] = relationship(back_populates="sessions")
 
 
 from hazwaste.catalog.models import Region  # noqa: E402  (relationship target)

@@ -98,3 +98,17 @@ class TokenOutSchema(BaseSchema):
     token = fields.String()
     token_type = fields.String()
     expires_at = fields.DateTime()
+
+
+class TokenInfoSchema(BaseSchema):
+    """A token as listed to its owner: never the secret (only its hash is stored anyway).
+
+    ``current`` is true for the token that authenticated the request; dump a mapping that
+    has it (see ``hazwaste.api.routes.tokens``).
+    """
+
+    id = fields.Integer()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+    current = fields.Boolean()

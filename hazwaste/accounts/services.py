@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
+from hazwaste.accounts import sessions as login_sessions
 from hazwaste.accounts.models import (
     ApiToken,
     Organization,
@@ -323,13 +324,20 @@ def _new_user(
 def set_user_active(
     session: Session, now: datetime, admin: User, user_id: int, active: bool
 ) -> User:
-    """Deactivate or reactivate a colleague; admins cannot lock themselves out."""
+    """Deactivate or reactivate a colleague; admins cannot lock themselves out.
+
+    Deactivation also ends every login session and revokes every API token of the user, so
+    reactivating later does not bring an old cookie or token back to life.
+    """
     user = session.get(User, user_id)
     if user is None or user.organization_id != admin.organization_id or not admin.is_org_admin():
         raise NotFound()
     if user.id == admin.id:
         raise Forbidden(_("You cannot deactivate your own account."))
     user.active = active
+    if not active:
+        login_sessions.end_user_sessions(session, now, user.id, "deactivated")
+        login_sessions.revoke_user_tokens(session, now, user.id)
     audit.record(
         session,
         now,
@@ -385,8 +393,20 @@ def authenticate(session: Session, now: datetime, email: str, password: str) -> 
 
 
 def change_password(
-    session: Session, now: datetime, user: User, current: str, new: str, min_password: int
+    session: Session,
+    now: datetime,
+    user: User,
+    current: str,
+    new: str,
+    min_password: int,
+    keep_session_id: int | None = None,
 ) -> None:
+    """Replace the user's password after checking the current one.
+
+    Every login session of the user except ``keep_session_id`` (the one making the change)
+    ends and every API token is revoked: whoever learnt the old password is locked out.
+    Raises ``Invalid`` (``current_password`` or ``new_password``) and then changes nothing.
+    """
     try:
         _hasher.verify(user.password_hash, current)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -398,10 +418,9 @@ def change_password(
         raise Invalid(msg, {"new_password": [msg]})
     user.password_hash = hash_password(new)
     user.password_changed_at = now
-    # Old API tokens die with the old password.
-    for token in user.tokens:
-        if token.revoked_at is None:
-            token.revoked_at = now
+    # Old sessions and API tokens die with the old password.
+    login_sessions.end_user_sessions(session, now, user.id, "password_changed", keep_session_id)
+    login_sessions.revoke_user_tokens(session, now, user.id)
     audit.record(
         session,
         now,
@@ -435,12 +454,78 @@ def issue_token(session: Session, now: datetime, user: User, ttl: timedelta) -> 
     return IssuedToken(token, expires)
 
 
-def user_for_token(session: Session, now: datetime, token: str) -> User | None:
-    """The active user owning an unexpired, unrevoked token, else None."""
+def token_record(session: Session, now: datetime, token: str) -> ApiToken | None:
+    """The unexpired, unrevoked token row of an active user for this bearer token, else None."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if not row.user.active:
         return None
-    row.last_used_at = now
-    return row.user
+    return row
+
+
+def user_for_token(session: Session, now: datetime, token: str) -> User | None:
+    """The active user owning an unexpired, unrevoked token, else None."""
+    row = token_record(session, now, token)
+    return row.user if row is not None else None
+
+
+def live_tokens(session: Session, now: datetime, user: User) -> list[ApiToken]:
+    """The user's tokens that still open the API (unrevoked, unexpired), newest first."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > now,
+            )
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_token(session: Session, now: datetime, user: User, token_id: int) -> ApiToken:
+    """Revoke one of ``user``'s own live tokens.
+
+    Raises ``NotFound`` for another user's token, an unknown id, or a token already revoked
+    or expired (the same answer for all, so token ids of others cannot be probed).
+    """
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None or row.expires_at <= now:
+        raise NotFound()
+    row.revoked_at = now
+    audit.record(
+        session,
+        now,
+        actor_user_id=user.id,
+        action="api_token.revoked",
+        object_type="user",
+        object_id=user.id,
+        payload={"token_id": row.id},
+    )
+    return row
+
+
+def log_out_everywhere(
+    session: Session, now: datetime, user: User, keep_session_id: int | None = None
+) -> int:
+    """End the user's login sessions (all but ``keep_session_id`` if given).
+
+    "Everywhere" (no session kept) also revokes the user's API tokens. Returns the number of
+    sessions ended.
+    """
+    ended = login_sessions.end_user_sessions(
+        session, now, user.id, "logout_others" if keep_session_id else "logout_all", keep_session_id
+    )
+    revoked = 0 if keep_session_id else login_sessions.revoke_user_tokens(session, now, user.id)
+    audit.record(
+        session,
+        now,
+        actor_user_id=user.id,
+        action="user.sessions_ended",
+        object_type="user",
+        object_id=user.id,
+        payload={"sessions": ended, "tokens": revoked, "kept_current": bool(keep_session_id)},
+    )
+    return ended

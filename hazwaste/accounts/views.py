@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as flask_session
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from hazwaste.accounts import schemas, services
+from hazwaste.accounts import schemas, services, throttle
+from hazwaste.accounts import sessions as login_sessions
 from hazwaste.accounts.models import Organization, OrgStatus, RegulatorBody, User
 from hazwaste.accounts.permissions import (
     login_required,
@@ -21,25 +34,25 @@ from hazwaste.accounts.permissions import (
 from hazwaste.catalog.models import Region
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid, NotFound
-from hazwaste.extensions import db, limiter
+from hazwaste.extensions import db
 from hazwaste.i18n import safe_next
 from hazwaste.schemas import field_errors
 
 bp = Blueprint("accounts", __name__)
 
 
-def login_limit_key() -> str:
-    """Failed logins are counted per client address and e-mail together."""
-    email = (request.form.get("email") or "").strip().lower()
-    return f"{request.remote_addr}|{email}"
+def _current_session_id() -> int | None:
+    """The id of the request's login session record (set by the user loader)."""
+    if not current_user.is_authenticated:
+        return None
+    session_id: int | None = g.get("user_session_id")
+    return session_id
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code != 302
+def _end_browser_session() -> None:
+    """Forget the login in this browser's cookie (its record is ended by the caller)."""
+    logout_user()
+    flask_session.pop(login_sessions.SESSION_KEY, None)
 
 
 def _min_pw() -> int:
@@ -52,7 +65,6 @@ def _form(schema: Any) -> dict[str, Any]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, key_func=login_limit_key, methods=["POST"], deduct_when=_failed)
 def login() -> Any:
     values: dict[str, Any] = {"next": request.args.get("next", "")}
     errors: dict[str, Any] = {}
@@ -64,13 +76,39 @@ def login() -> Any:
         except ValidationError as exc:
             errors = field_errors(exc)
         else:
-            user = services.authenticate(db.session, utcnow(), data["email"], data["password"])
+            wait = throttle.retry_after(data["email"], request.remote_addr)
+            if wait is not None:
+                page = render_template(
+                    "accounts/login.html",
+                    values=values,
+                    errors={},
+                    throttled=throttle.message(wait),
+                )
+                return page, 429, {"Retry-After": str(wait)}
+            now = utcnow()
+            user = services.authenticate(db.session, now, data["email"], data["password"])
             if user is not None:
+                previous = _current_session_id()
+                if previous is not None:  # logging in again in this browser replaces it
+                    with suppress(NotFound):
+                        login_sessions.end_session(
+                            db.session, now, current_user, previous, "replaced"
+                        )
+                started = login_sessions.start_session(
+                    db.session,
+                    now,
+                    user,
+                    request.user_agent.string,
+                    request.remote_addr or "",
+                    current_app.config["SESSION_RECORD_RETENTION"],
+                )
                 db.session.commit()
                 login_user(user)
+                flask_session[login_sessions.SESSION_KEY] = started.cookie_value
                 # The form carries `next`; a post to /login?next=… without it still returns.
                 target = data.get("next") or request.args.get("next")
                 return redirect(safe_next(target, url_for("web.home")))
+            throttle.record_failure(data["email"], request.remote_addr)
             errors = {"_schema": [_("Wrong e-mail address or password.")]}
         return render_template("accounts/login.html", values=values, errors=errors), 422
     return render_template("accounts/login.html", values=values, errors=errors)
@@ -78,7 +116,13 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    logout_user()
+    session_id = _current_session_id()
+    if session_id is not None:
+        # A second logout racing the first finds the session already ended.
+        with suppress(NotFound):
+            login_sessions.end_session(db.session, utcnow(), current_user, session_id)
+        db.session.commit()
+    _end_browser_session()
     flash(_("You have been logged out."))
     return redirect(url_for("web.home"))
 
@@ -121,7 +165,65 @@ def register() -> Any:
 @bp.get("/account")
 @login_required
 def profile() -> str:
-    return render_template("accounts/profile.html")
+    now = utcnow()
+    return render_template(
+        "accounts/profile.html",
+        sessions=login_sessions.running_sessions(
+            db.session, now, current_user, current_app.config["PERMANENT_SESSION_LIFETIME"]
+        ),
+        current_session_id=_current_session_id(),
+        device_label=login_sessions.device_label,
+        tokens=services.live_tokens(db.session, now, current_user),
+    )
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int) -> Response:
+    """Log out one of the user's own sessions (another user's id is a 404)."""
+    current = _current_session_id()
+    login_sessions.end_session(db.session, utcnow(), current_user, session_id)
+    db.session.commit()
+    if session_id == current:
+        _end_browser_session()
+        flash(_("You have been logged out."))
+        return redirect(url_for("accounts.login"))
+    flash(_("That session has been logged out."))
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions() -> Response:
+    ended = services.log_out_everywhere(db.session, utcnow(), current_user, _current_session_id())
+    db.session.commit()
+    flash(
+        ngettext(
+            "Logged out of %(num)d other session.", "Logged out of %(num)d other sessions.", ended
+        )
+    )
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.post("/account/sessions/end-all")
+@login_required
+def end_all_sessions() -> Response:
+    """Log out everywhere, this browser included, and revoke every API token."""
+    services.log_out_everywhere(db.session, utcnow(), current_user)
+    db.session.commit()
+    _end_browser_session()
+    flash(_("You have been logged out everywhere."))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of the user's own API tokens (another user's id is a 404)."""
+    services.revoke_token(db.session, utcnow(), current_user, token_id)
+    db.session.commit()
+    flash(_("The API token has been revoked."))
+    return redirect(url_for("accounts.profile"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -138,6 +240,7 @@ def password() -> Any:
                 data["current_password"],
                 data["new_password"],
                 _min_pw(),
+                keep_session_id=_current_session_id(),
             )
         except ValidationError as exc:
             errors = field_errors(exc)
@@ -145,7 +248,12 @@ def password() -> Any:
             errors = exc.fields
         else:
             db.session.commit()
-            flash(_("Your password has been changed."))
+            flash(
+                _(
+                    "Your password has been changed. Your other sessions have been logged out "
+                    "and your API tokens revoked."
+                )
+            )
             return redirect(url_for("accounts.profile"))
         db.session.rollback()
         return render_template("accounts/password.html", errors=errors), 422

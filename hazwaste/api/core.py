@@ -16,6 +16,7 @@ from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from hazwaste.accounts import services as account_services
+from hazwaste.accounts import sessions as login_sessions
 from hazwaste.accounts.models import User
 from hazwaste.api.models import IdempotencyRecord
 from hazwaste.db import utcnow
@@ -48,12 +49,20 @@ def token_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         token = _bearer_token()
-        user = account_services.user_for_token(db.session, utcnow(), token) if token else None
-        if user is None:
+        now = utcnow()
+        row = account_services.token_record(db.session, now, token) if token else None
+        if row is None:
             response, status = api_error(401)
             response.headers["WWW-Authenticate"] = 'Bearer realm="hazwaste"'
             return response, status
-        g.api_user = user
+        g.api_user = row.user
+        g.api_token_id = row.id  # DELETE /auth/token revokes the token of the request
+        interval = current_app.config["SESSION_TOUCH_INTERVAL"]
+        if row.last_used_at is None or row.last_used_at + interval <= now:
+            # At most once per interval, before the view has done anything: committing here
+            # commits nothing else, and a busy token's row is not written by every request.
+            login_sessions.touch_token(db.session, now, row.id, interval)
+            db.session.commit()
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

@@ -5,37 +5,38 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import current_app, g, jsonify, request
 from flask_babel import gettext as _
 from marshmallow import fields
 
 from hazwaste.accounts import services as account_services
+from hazwaste.accounts import throttle
 from hazwaste.accounts.models import Organization, User
-from hazwaste.accounts.schemas import OrganizationOutSchema, TokenOutSchema, TokenRequestSchema
-from hazwaste.api.core import bp, current_api_user, load_json, load_query, ok, token_required
+from hazwaste.accounts.schemas import (
+    OrganizationOutSchema,
+    TokenInfoSchema,
+    TokenOutSchema,
+    TokenRequestSchema,
+)
+from hazwaste.api.core import (
+    bp,
+    current_api_user,
+    load_json,
+    load_query,
+    ok,
+    service_call,
+    token_required,
+)
 from hazwaste.api.spec import build_spec, document
 from hazwaste.catalog import services as catalog_services
 from hazwaste.catalog.schemas import WasteCodeOutSchema
 from hazwaste.db import utcnow
 from hazwaste.errors import NotFound, api_error
-from hazwaste.extensions import db, limiter
+from hazwaste.extensions import db
 from hazwaste.schemas import BaseSchema, length
 
 
-def _token_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
-def _token_key() -> str:
-    from flask import request
-
-    body = request.get_json(silent=True) or {}
-    email = str(body.get("email", "")).strip().lower() if isinstance(body, dict) else ""
-    return f"api|{request.remote_addr}|{email}"
-
-
 @bp.post("/auth/token")
-@limiter.limit(_token_limit, key_func=_token_key, deduct_when=lambda r: r.status_code == 401)
 @document(
     "/api/v1/auth/token",
     "post",
@@ -47,15 +48,22 @@ def _token_key() -> str:
     statuses={
         201: "Token issued",
         401: "Wrong e-mail or password",
-        429: "Too many failed attempts",
+        429: "Too many failed attempts for this account or from this address (the login "
+        "page counts too); `Retry-After` gives the seconds to wait",
     },
 )
 def token() -> Any:
     data = load_json(TokenRequestSchema())
     now = utcnow()
+    wait = throttle.retry_after(data["email"], request.remote_addr)
+    if wait is not None:
+        response, status = api_error(429, throttle.message(wait), retry_after=wait)
+        response.headers["Retry-After"] = str(wait)
+        return response, status
     user = account_services.authenticate(db.session, now, data["email"], data["password"])
     if user is None:
         db.session.rollback()
+        throttle.record_failure(data["email"], request.remote_addr)
         return api_error(401, _("Wrong e-mail address or password."))
     issued = account_services.issue_token(
         db.session, now, user, current_app.config["API_TOKEN_TTL"]
@@ -67,6 +75,63 @@ def token() -> Any:
         ),
         201,
     )
+
+
+@bp.delete("/auth/token")
+@token_required
+@document(
+    "/api/v1/auth/token",
+    "delete",
+    "Revoke the bearer token of this request (log out of the API)",
+    tags=["auth"],
+    statuses={204: "Token revoked; it opens nothing any more"},
+)
+def revoke_this_token() -> Any:
+    service_call(
+        account_services.revoke_token, db.session, utcnow(), current_api_user(), g.api_token_id
+    )
+    db.session.commit()
+    return "", 204
+
+
+@bp.get("/auth/tokens")
+@token_required
+@document(
+    "/api/v1/auth/tokens",
+    "get",
+    "The user's live bearer tokens (never the secret)",
+    tags=["auth"],
+    response=TokenInfoSchema,
+    many=True,
+)
+def tokens() -> Any:
+    rows = account_services.live_tokens(db.session, utcnow(), current_api_user())
+    listed = [
+        {
+            "id": row.id,
+            "created_at": row.created_at,
+            "expires_at": row.expires_at,
+            "last_used_at": row.last_used_at,
+            "current": row.id == g.api_token_id,
+        }
+        for row in rows
+    ]
+    return ok(TokenInfoSchema(many=True).dump(listed), count=len(rows))
+
+
+@bp.delete("/auth/tokens/<int:token_id>")
+@token_required
+@document(
+    "/api/v1/auth/tokens/{token_id}",
+    "delete",
+    "Revoke one of the user's own tokens",
+    tags=["auth"],
+    statuses={204: "Token revoked", 404: "No live token of this user with this id"},
+)
+def revoke_token(token_id: int) -> Any:
+    service_call(account_services.revoke_token, db.session, utcnow(), current_api_user(), token_id)
+    db.session.commit()
+    return "", 204
 
 
 @bp.get("/openapi.json")

@@ -154,15 +154,44 @@ def test_api_is_exempt_from_csrf_but_needs_a_bearer_token(csrf_app, now):
 @pytest.fixture()
 def limited_app(app, database_url, now):
     with factories.other_app(
-        database_url, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute"
+        database_url,
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="3 per minute",
+        LOGIN_ADDRESS_RATE_LIMIT="5 per minute",
     ) as (application, session):
         seed_demo(session, now)
         session.commit()
         yield application, session
 
 
-def _login(client: Any, password: str, email: str = "producer@demo.test") -> Any:
-    return client.post("/login", data={"email": email, "password": password}, headers=EN)
+def _login(
+    client: Any,
+    password: str,
+    email: str = "producer@demo.test",
+    address: str = "203.0.113.1",
+    headers: dict[str, str] = EN,
+) -> Any:
+    return client.post(
+        "/login",
+        data={"email": email, "password": password},
+        headers=headers,
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def _token(client: Any, password: str, email: str = "producer@demo.test", address: str = "") -> Any:
+    return client.post(
+        "/api/v1/auth/token",
+        json={"email": email, "password": password},
+        headers=EN,
+        environ_base={"REMOTE_ADDR": address or "203.0.113.1"},
+    )
+
+
+def _retry_after(response: Any) -> int:
+    seconds = int(response.headers["Retry-After"])
+    assert 1 <= seconds <= 60, "a '3 per minute' window resets within the minute"
+    return seconds
 
 
 def test_failed_logins_are_rate_limited(limited_app):
@@ -172,15 +201,64 @@ def test_failed_logins_are_rate_limited(limited_app):
         assert _login(client, "wrong-password").status_code == 422
     response = _login(client, "wrong-password")
     assert response.status_code == 429
+    _retry_after(response)
     page = response.get_data(as_text=True)
-    assert "Too many attempts" in page and "Traceback" not in page
-    assert "Retry-After" in response.headers
+    assert "Too many failed login attempts. Please try again in 1 minute." in page
+    assert "Traceback" not in page
+    assert 'value="producer@demo.test"' in page, "the form keeps the e-mail typed"
     # Now even the right password waits: that is the point of the limit.
     assert _login(client, DEMO_PASSWORD).status_code == 429
-    # Another account from the same address is counted separately.
+    # In Chinese, with the waiting time too.
+    response = _login(client, DEMO_PASSWORD, headers={"Accept-Language": "zh-CN"})
+    assert "登录失败次数过多，请在 1 分钟后再试。" in response.get_data(as_text=True)
+    # Another account from the same address is counted separately (below the address limit).
     assert _login(client, DEMO_PASSWORD, "carrier@demo.test").status_code == 302
     # Showing the login page is never limited.
     assert client.get("/login").status_code == 200
+
+
+def test_account_limit_holds_across_addresses(limited_app):
+    application, _session = limited_app
+    client = application.test_client()
+    for i in range(3):
+        assert _login(client, "wrong-password", address=f"203.0.113.{10 + i}").status_code == 422
+    for address in ("198.51.100.7", "2001:db8::1"):
+        response = _login(client, DEMO_PASSWORD, address=address)
+        assert response.status_code == 429, address
+        _retry_after(response)
+    # The address limit is not reached: another account logs in from those addresses.
+    assert _login(client, DEMO_PASSWORD, "carrier@demo.test", "203.0.113.10").status_code == 302
+
+
+def test_address_limit_holds_across_accounts(limited_app):
+    application, _session = limited_app
+    client = application.test_client()
+    emails = ["producer@demo.test", "producer2@demo.test", "nobody@demo.test"]
+    emails += ["carrier@demo.test", "nobody2@demo.test"]
+    for email in emails:
+        assert _login(client, "wrong-password", email).status_code == 422
+    response = _login(client, DEMO_PASSWORD, "receiver@demo.test")
+    assert response.status_code == 429, "an account never tried from here is refused too"
+    _retry_after(response)
+    assert _token(client, DEMO_PASSWORD, "receiver@demo.test").status_code == 429
+    # The same account from another address is fine (one failure on it so far).
+    other = application.test_client()
+    assert _login(other, DEMO_PASSWORD, "producer@demo.test", "198.51.100.7").status_code == 302
+
+
+def test_web_and_api_share_the_counter(limited_app):
+    application, _session = limited_app
+    client = application.test_client()
+    assert _login(client, "wrong-password").status_code == 422
+    assert _token(client, "wrong-password").status_code == 401
+    assert _login(client, "wrong-password", address="198.51.100.7").status_code == 422
+    response = _token(client, DEMO_PASSWORD, address="198.51.100.8")
+    assert response.status_code == 429
+    error = response.get_json()["error"]
+    assert error["code"] == "rate_limited"
+    assert error["message"] == "Too many failed login attempts. Please try again in 1 minute."
+    assert error["retry_after"] == _retry_after(response)
+    assert _login(client, DEMO_PASSWORD, address="198.51.100.9").status_code == 429
 
 
 def test_successful_logins_do_not_count(limited_app):
@@ -191,6 +269,7 @@ def test_successful_logins_do_not_count(limited_app):
     for _ in range(5):
         assert _login(client, DEMO_PASSWORD).status_code == 302
         client.post("/logout")
+        assert _token(client, DEMO_PASSWORD).status_code == 201
     assert _login(client, "wrong-password").status_code == 422
     assert _login(client, "wrong-password").status_code == 429
 
@@ -199,25 +278,75 @@ def test_token_endpoint_is_rate_limited(limited_app):
     application, _session = limited_app
     client = application.test_client()
     for _ in range(3):
-        response = client.post(
-            "/api/v1/auth/token", json={"email": "producer@demo.test", "password": "nope"}
-        )
-        assert response.status_code == 401
-    response = client.post(
-        "/api/v1/auth/token", json={"email": "producer@demo.test", "password": DEMO_PASSWORD}
-    )
+        assert _token(client, "nope").status_code == 401
+    response = _token(client, DEMO_PASSWORD)
     assert response.status_code == 429
+    _retry_after(response)
     error = response.get_json()["error"]
     assert error["code"] == "rate_limited"
     assert error["message"] and error["fields"] == {}
     # Another account is not blocked, and its successes do not count.
     for _ in range(5):
-        assert (
-            client.post(
-                "/api/v1/auth/token", json={"email": "carrier@demo.test", "password": DEMO_PASSWORD}
-            ).status_code
-            == 201
-        )
+        assert _token(client, DEMO_PASSWORD, "carrier@demo.test").status_code == 201
+
+
+def test_address_behind_a_proxy_is_the_forwarded_one(app, database_url, now):
+    """With HAZWASTE_PROXY_HOPS=1 the per-address counter uses the proxy's X-Forwarded-For:
+    clients behind the same proxy are not one address, and a client cannot pick its own."""
+    with factories.other_app(
+        database_url,
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="10 per minute",
+        LOGIN_ADDRESS_RATE_LIMIT="2 per minute",
+        PROXY_HOPS=1,
+    ) as (application, session):
+        seed_demo(session, now)
+        session.commit()
+        client = application.test_client()
+
+        def attempt(forwarded: str, password: str = "wrong-password") -> int:
+            response = client.post(
+                "/login",
+                data={"email": "producer@demo.test", "password": password},
+                headers={"X-Forwarded-For": forwarded},
+                environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            )
+            return int(response.status_code)
+
+        assert [attempt("198.51.100.1") for _ in range(3)] == [422, 422, 429]
+        assert attempt("198.51.100.2", DEMO_PASSWORD) == 302, "another client of the proxy"
+        # A forged first hop does not help: the proxy's own entry (the last) counts.
+        assert attempt("203.0.113.9, 198.51.100.1", DEMO_PASSWORD) == 429
+
+
+def test_unreachable_throttle_storage_never_gives_500(limited_app, monkeypatch):
+    from hazwaste.extensions import limiter
+
+    application, _session = limited_app
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("redis is down")
+
+    strategy = type(limiter.limiter)
+    monkeypatch.setattr(strategy, "test", down)
+    monkeypatch.setattr(strategy, "hit", down)
+    client = application.test_client()
+    assert _login(client, "wrong-password").status_code == 422
+    assert _token(client, "wrong-password").status_code == 401
+    assert _login(client, DEMO_PASSWORD).status_code == 302
+    assert _token(client, DEMO_PASSWORD).status_code == 201
+
+
+def test_login_limits_come_from_the_environment(app, monkeypatch):
+    from hazwaste import create_app
+    from tests.conftest import test_config
+
+    monkeypatch.setenv("HAZWASTE_LOGIN_RATE_LIMIT", "4 per hour")
+    monkeypatch.setenv("HAZWASTE_LOGIN_ADDRESS_RATE_LIMIT", "40 per hour")
+    settings = test_config(app.config["SQLALCHEMY_DATABASE_URI"])
+    configured = create_app(settings)
+    assert configured.config["LOGIN_RATE_LIMIT"] == "4 per hour"
+    assert configured.config["LOGIN_ADDRESS_RATE_LIMIT"] == "40 per hour"
 
 
 # -- cookies and password hashes ------------------------------------------------------------------
