@@ -31,7 +31,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         oversight,
         permits,
         plans,
+        public_url,
         reconciliation,
+        security,
         web,
     )
     from hazwaste.config import load_config
@@ -45,6 +47,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     init_extensions(app)
+    public_url.init_app(app)
+    security.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     for domain in (
