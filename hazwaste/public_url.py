@@ -19,6 +19,7 @@ request naming another host is answered 400.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -63,7 +64,7 @@ def check_base_url(value: str) -> str:
     return value.strip().rstrip("/")
 
 
-def untrusted_host(exc: SecurityError) -> object:
+def untrusted_host(exc: SecurityError) -> Any:
     """400 for a ``Host`` outside ``TRUSTED_HOSTS``, without the error page: that template
     builds links, and no URL can be built for a host the site does not answer to."""
     from hazwaste.errors import MESSAGES, api_error, wants_json
@@ -90,7 +91,7 @@ def init_app(app: Flask) -> None:
         )
 
 
-def external_url(endpoint: str, **values: object) -> str:
+def external_url(endpoint: str, **values: Any) -> str:
     """Absolute URL of ``endpoint``: the configured public base URL + the endpoint's path.
 
     Needs a request context (for the path only: the request's host is never read).

@@ -17,8 +17,7 @@ from PIL import Image
 
 from hazwaste.public_url import DEVELOPMENT_BASE_URL, PublicBaseUrlMissing
 from hazwaste.security import CONTENT_SECURITY_POLICY
-from tests import factories
-from tests import conftest
+from tests import conftest, factories
 from tests.conftest import api_token, login
 from tests.functional.test_authorization import api_rules, page_rules
 from tests.functional.test_documents import decode_qr, pdf_text
@@ -148,7 +147,7 @@ def test_templates_carry_no_inline_script_or_style():
     [("https://hazwaste.example.gov.cn/", "https://hazwaste.example.gov.cn"), (None, None)],
 )
 def test_qr_pdf_and_label_links_never_come_from_the_host_header(
-    database_url, monkeypatch, now, configured, base
+    app, database_url, monkeypatch, now, configured, base
 ):
     """A forged ``Host`` printed ``http://evil.example/m/…`` into the PDF when the variable
     was not set; now the configured base, or in development the development address."""
