@@ -6,7 +6,8 @@ their scripts in ``static/js``; server-drawn SVG uses presentation attributes an
 no plugins, no framing, forms posted only here. ``tests/e2e/test_csp_pages.py`` visits every
 page of every kind of user in Chromium and fails on any policy violation.
 
-Responses to a logged-in user (session) or an API client (bearer token) are ``no-store``:
+Responses to a logged-in user (session), an API client (bearer token) and to any request that
+is not a GET (a login, a new API token) are ``no-store``:
 they name people and carry signed QR URLs, and must not stay in a browser's or a proxy's
 cache after logout. Static assets keep their normal caching.
 """
@@ -63,8 +64,9 @@ SECURITY_HEADERS = {
 
 
 def _behind_login() -> bool:
-    """True when the request was answered for a logged-in user or an API token holder."""
-    if g.get("api_user") is not None:
+    """True when the request was answered for a logged-in user or an API token holder, or
+    changed something (a login, ``POST /api/v1/auth/token`` whose body is a new token)."""
+    if g.get("api_user") is not None or request.method not in {"GET", "HEAD"}:
         return True
     return bool(current_user and current_user.is_authenticated)
 

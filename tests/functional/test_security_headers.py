@@ -112,8 +112,15 @@ def test_public_pages_errors_and_static_files(app, client, session, now, demo):
         assert_security_headers(response, url)
         # Logged out: nothing private, so ordinary caching rules.
         assert "no-store" not in response.headers.get("Cache-Control", ""), url
-    # A 405 and a refused CSRF-less post are responses too.
+    # A 405 is a response too.
     assert_security_headers(client.put("/login"), "PUT /login")
+    # A new API token is in the body of an answer to a client not yet logged in.
+    issued = client.post(
+        "/api/v1/auth/token", json={"email": "producer@demo.test", "password": "demo-pass-2026"}
+    )
+    assert issued.status_code == 201
+    assert_security_headers(issued, "POST /api/v1/auth/token")
+    assert issued.headers["Cache-Control"] == "no-store"
     login(client, "producer@demo.test")
     for url in ("/static/css/app.css", "/static/js/manifest-form.js"):
         response = client.get(url)
