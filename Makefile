@@ -26,7 +26,7 @@ run: $(STAMP) translations
 	$(FLASK) db upgrade
 	$(FLASK) load-reference
 	$(FLASK) seed-demo --if-empty
-	HAZWASTE_SECURE_COOKIES=0 $(FLASK) run --host 127.0.0.1 --port 5000
+	HAZWASTE_SECURE_COOKIES=0 HAZWASTE_PUBLIC_BASE_URL=http://127.0.0.1:5000 $(FLASK) run --host 127.0.0.1 --port 5000
 
 ## Set up and run the whole suite (PostgreSQL and browser tests run when available).
 test: $(STAMP) translations

@@ -103,6 +103,7 @@ def main() -> None:
         {
             "SQLALCHEMY_DATABASE_URI": url,
             "TESTING": False,
+            "PUBLIC_BASE_URL": "https://hazwaste.example.cn",
             "PASSWORD_HASH_PARAMS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
         }
     )

@@ -800,7 +800,13 @@ def main() -> None:
         if url.startswith("postgresql://")
         else url
     )
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "TESTING": False,
+            "PUBLIC_BASE_URL": "https://hazwaste.example.cn",
+        }
+    )
     rng = random.Random(args.seed)
     with app.app_context():
         engine = db.engine

@@ -31,7 +31,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         oversight,
         permits,
         plans,
+        public_url,
         reconciliation,
+        security,
         web,
     )
     from hazwaste.config import load_config
@@ -51,6 +53,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
     init_extensions(app)
+    public_url.init_app(app)
+    security.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     for domain in (

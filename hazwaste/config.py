@@ -126,6 +126,11 @@ def _flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _list(value: str) -> list[str] | None:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items or None
+
+
 def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     """Fill ``app.config`` from defaults, the environment, then ``overrides``."""
     instance = Path(app.instance_path)
@@ -166,8 +171,11 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         RECONCILIATION_WORKERS=int(
             os.environ.get("HAZWASTE_RECON_WORKERS", RECONCILIATION_WORKERS)
         ),
-        # External base URL for QR codes and links in PDFs; falls back to the request's host.
+        # External base URL for QR codes and links in PDFs, never the request's Host header;
+        # required in production (hazwaste.public_url).
         PUBLIC_BASE_URL=os.environ.get("HAZWASTE_PUBLIC_BASE_URL", ""),
+        # Host names the site answers to (comma-separated); others get 400. Unset: any.
+        TRUSTED_HOSTS=_list(os.environ.get("HAZWASTE_TRUSTED_HOSTS", "")),
     )
     if overrides:
         app.config.update(overrides)

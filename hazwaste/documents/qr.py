@@ -32,7 +32,7 @@ def qr_png(data: str, box_size: int = 8, border: int = 4) -> bytes:
 def manifest_qr_url(manifest: Manifest) -> str:
     """The URL the manifest's QR code encodes (:func:`hazwaste.manifests.tokens.scan_url`).
 
-    Needs an application (and, without ``PUBLIC_BASE_URL``, a request) context. A draft has
+    Needs a request context (for the path; the host is ``PUBLIC_BASE_URL``). A draft has
     no number and therefore no QR code: ``Conflict`` carrying the current status.
     """
     if manifest.number is None:

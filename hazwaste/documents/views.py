@@ -16,6 +16,7 @@ from hazwaste.accounts.permissions import login_required
 from hazwaste.documents import services as documents
 from hazwaste.extensions import db
 from hazwaste.manifests.models import Manifest
+from hazwaste.public_url import external_url
 
 bp = Blueprint("documents", __name__)
 
@@ -33,7 +34,8 @@ def pdf_response(manifest: Manifest) -> Response:
 
 def qr_response(manifest: Manifest) -> Response:
     response = Response(documents.manifest_qr(manifest), mimetype="image/png")
-    response.headers["Cache-Control"] = "private, max-age=3600"
+    # The image encodes the signed scan URL: like the PDF, never kept in a cache.
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -67,15 +69,8 @@ def _label_size() -> int:
 
 
 def container_url(code: str) -> str:
-    from flask import current_app, url_for
-
-    base = current_app.config.get("PUBLIC_BASE_URL") or ""
-    path = url_for("ledger.container_by_code", code=code)
-    return (
-        base.rstrip("/") + path
-        if base
-        else url_for("ledger.container_by_code", code=code, _external=True)
-    )
+    """The container page a label's QR code opens, on ``PUBLIC_BASE_URL``."""
+    return external_url("ledger.container_by_code", code=code)
 
 
 @bp.get("/containers/<key>/label.pdf")

@@ -6,8 +6,10 @@ an altered token fails verification (the scan page then says "invalid code").
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from hazwaste.public_url import external_url
 
 SALT = "hazwaste.manifest-qr.v1"
 
@@ -37,9 +39,5 @@ def read_token(token: str) -> tuple[int, str] | None:
 
 
 def scan_url(manifest_id: int, number: str) -> str:
-    """Absolute URL of the scan page, using ``PUBLIC_BASE_URL`` when configured."""
-    path = url_for("scan.manifest", token=make_token(manifest_id, number))
-    base = current_app.config.get("PUBLIC_BASE_URL") or ""
-    if base:
-        return base.rstrip("/") + path
-    return url_for("scan.manifest", token=make_token(manifest_id, number), _external=True)
+    """Absolute URL of the scan page on ``PUBLIC_BASE_URL`` (never the request's host)."""
+    return external_url("scan.manifest", token=make_token(manifest_id, number))
