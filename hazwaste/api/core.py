@@ -56,6 +56,7 @@ def token_required(view: F) -> F:
         g.api_user = user
         return view(*args, **kwargs)
 
+    wrapped.api_auth = True  # type: ignore[attr-defined]  # read by the OpenAPI document
     return wrapped  # type: ignore[return-value]
 
 
@@ -218,6 +219,7 @@ def idempotent(view: F) -> F:
         db.session.commit()
         return response
 
+    wrapped.api_idempotent = True  # type: ignore[attr-defined]  # read by the OpenAPI document
     return wrapped  # type: ignore[return-value]
 
 
