@@ -126,8 +126,9 @@ def decimal_property(self: Any, field: fields.Field, ret: dict[str, Any], **kwar
 
     Answers carry quantities as decimal strings (``fields.Decimal(as_string=True)``, and the
     JSON encoder writes any other ``Decimal`` as a string too): ``{"type": "string", "format":
-    "decimal"}``, as are decimal query parameters. Request quantities (:class:`~hazwaste.schemas.Weight`,
-    :class:`~hazwaste.schemas.Amount`) accept such a string or a JSON number.
+    "decimal"}``, as are decimal query parameters. Request quantities
+    (:class:`~hazwaste.schemas.Weight`, :class:`~hazwaste.schemas.Amount`) accept such a
+    string or a JSON number.
     """
     from hazwaste.schemas import Amount, Weight
 
