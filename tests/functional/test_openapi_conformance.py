@@ -158,9 +158,7 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_every_route_is_documented_and_every_operation_is_a_route(app, client):
     spec = client.get("/api/v1/openapi.json").get_json()
-    documented = {
-        (shape(path), method) for path, ops in spec["paths"].items() for method in ops
-    }
+    documented = {(shape(path), method) for path, ops in spec["paths"].items() for method in ops}
     routes = {
         (shape(rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
@@ -205,9 +203,8 @@ def test_every_documented_operation_answers_as_documented(client, session, world
             kwargs["json"] = bodies.get((method, path), {})
         elif "text/csv" in content:
             kwargs["data"] = (
-                "year,waste_code,planned_generation_t,planned_transfer_t\n"
-                "2026,900-249-08,24,24\n"
-            ).encode()
+                b"year,waste_code,planned_generation_t,planned_transfer_t\n2026,900-249-08,24,24\n"
+            )
             headers["Content-Type"] = "text/csv"
         response = client.open(url, method=method.upper(), **kwargs)
         answered[label] = response.status_code
