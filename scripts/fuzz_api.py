@@ -215,6 +215,8 @@ def run(examples: int, seed: int, only: str) -> Report:
                 server = errors.take()
                 for failure in failures:
                     title = getattr(failure, "title", type(failure).__name__)
+                    if response.status_code >= 500:
+                        title = "Server error"
                     kind = f"{title} ({response.status_code})"
                     detail = str(getattr(failure, "message", "") or failure).strip()
                     example = describe(case)

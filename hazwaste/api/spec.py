@@ -206,7 +206,8 @@ def error_statuses(op: Operation, has_path_ids: bool) -> dict[int, str]:
 
     401 and 403 with a bearer token; 404 for an object named in the path or the body; 409 for
     an action on an object and under an Idempotency-Key (a retry racing the first request);
-    413 for any request with a body; 422 for a body, query parameters or an Idempotency-Key.
+    413 for any POST, PUT or PATCH (bodies are size-limited); 422 for a body, query
+    parameters or an Idempotency-Key.
     Rate limits (429) and anything else are listed by the operation's ``statuses``.
     """
     has_body = op.request is not None or op.request_content is not None

@@ -240,3 +240,75 @@ def test_every_documented_operation_answers_as_documented(client, session, world
     assert {k: answered[k] for k in created if answered[k] >= 300} == {}
     assert answered["POST /api/v1/auth/token"] == 401
     assert len(answered) == sum(len(ops) for ops in spec["paths"].values())
+
+
+def test_document_conventions(client, session, demo):
+    """Decimals are strings, every error status an operation can give is listed with the Error
+    schema, and the Idempotency-Key header is documented with its limit (and enforced)."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    decimal = {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+    # Answers: decimal strings. Requests: a decimal string or a JSON number.
+    assert schemas["LineOut"]["properties"]["declared_kg"] == decimal
+    assert schemas["ManifestOut"]["properties"]["declared_total_kg"] == decimal
+    assert schemas["Container"]["properties"]["net_weight_kg"]["oneOf"] == [
+        decimal,
+        {"type": "number"},
+    ]
+    rejected = schemas["ReceiptLine"]["properties"]["rejected_qty"]["oneOf"]
+    assert rejected == [{**decimal, "nullable": True}, {"type": "number"}]
+    numbers = [
+        f"{name}.{prop}"
+        for name, schema in schemas.items()
+        for prop, value in schema.get("properties", {}).items()
+        if value.get("type") == "number"
+    ]
+    assert [n for n in numbers if n.endswith(("_kg", "_t", "_qty"))] == []
+
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            label = f"{method.upper()} {path}"
+            statuses = {int(s) for s in op["responses"]}
+            params = op.get("parameters", [])
+            if op.get("security"):
+                assert {401, 403} <= statuses, label
+            if any(p["in"] == "path" for p in params):
+                assert 404 in statuses, label
+            if "requestBody" in op or any(p["in"] == "query" for p in params):
+                assert 422 in statuses, label
+            if method in ("post", "patch"):
+                assert 413 in statuses, label
+            if any(p["in"] == "path" for p in params) and method == "post":
+                assert 409 in statuses, label
+            for status in statuses - set(range(200, 300)):
+                body = op["responses"][str(status)]["content"]["application/json"]["schema"]
+                assert body == error, (label, status)
+            keys = [p for p in params if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+            if keys:
+                assert keys[0]["schema"] == {"type": "string", "maxLength": 200}
+                assert {409, 422} <= statuses, label
+    assert 429 in {int(s) for s in spec["paths"]["/api/v1/auth/token"]["post"]["responses"]}
+    listing = spec["paths"]["/api/v1/manifests"]["get"]["responses"]
+    assert "422" in listing
+
+    producer = api_token(client, "producer@demo.test")
+    response = client.post(
+        "/api/v1/containers", json=CONTAINER, headers={**producer, "Idempotency-Key": "k" * 201}
+    )
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.get_json()["error"]["fields"]
+    # Every idempotent operation documents the header (the view's decorator decides).
+    idempotent_views = {
+        (shape(rule.rule), method.lower())
+        for rule in client.application.url_map.iter_rules()
+        if getattr(client.application.view_functions[rule.endpoint], "api_idempotent", False)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    with_header = {
+        (shape(path), method)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if any(p["name"] == "Idempotency-Key" for p in op.get("parameters", []))
+    }
+    assert idempotent_views == with_header and len(with_header) >= 15
