@@ -3,7 +3,7 @@
 A throw-away SQLite database gets the migrations, the reference data and the demo world
 (``flask db upgrade``, ``load-reference``, ``seed-demo``); the app runs in-process (WSGI).
 Every documented operation gets a fixed number of generated requests (``FUZZ_EXAMPLES``,
-default 20) with a fixed seed (``FUZZ_SEED``), so a run is reproducible; authenticated ones
+default 100) with a fixed seed (``FUZZ_SEED``), so a run is reproducible; authenticated ones
 are sent once with a producer's and once with a regulator's bearer token. Any 5xx, any
 answer whose status is not documented for the operation, whose body does not match its
 documented schema or whose content type is not documented, counts as a failure. Every
@@ -93,14 +93,16 @@ def prepare_database(directory: str) -> dict[str, str]:
         "HAZWASTE_PUBLIC_BASE_URL": "http://127.0.0.1",
     }
     for command in (["db", "upgrade"], ["load-reference"], ["seed-demo"]):
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", *command],
             cwd=ROOT,
             env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        if done.returncode:
+            sys.stderr.write(done.stdout + done.stderr)
+            raise SystemExit(f"fuzz: flask {' '.join(command)} failed")
     return env
 
 
@@ -124,7 +126,7 @@ def _is_unset(value: Any) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", 20)))
+    parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", 100)))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 20261202)))
     parser.add_argument("--only", default="", help="fuzz only paths containing this text")
     args = parser.parse_args(argv)
