@@ -3,8 +3,10 @@
 A throw-away SQLite database gets the migrations, the reference data and the demo world
 (``flask db upgrade``, ``load-reference``, ``seed-demo``); the app runs in-process (WSGI).
 Every documented operation gets a fixed number of generated requests (``FUZZ_EXAMPLES``,
-default 100) with a fixed seed (``FUZZ_SEED``), so a run is reproducible; authenticated ones
-are sent once with a producer's and once with a regulator's bearer token. Any 5xx, any
+default 50) with a fixed seed (``FUZZ_SEED``), so a run is reproducible, in each generation
+mode (``FUZZ_MODES``, default ``positive,negative``: requests the document allows, and
+requests it does not); authenticated ones are sent once with a producer's and once with a
+regulator's bearer token. Any 5xx, any
 answer whose status is not documented for the operation, whose body does not match its
 documented schema or whose content type is not documented, counts as a failure. Every
 example runs (no stopping or shrinking at the first failure); the report groups failures by
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's hazwaste, whatever the venv poi
 PASSWORD = "demo-pass-2026"
 ACCOUNTS = {"producer": "producer@demo.test", "regulator": "regulator@demo.test"}
 #: Unauthenticated login attempts: few, so the fuzzer never trips the login rate limit.
-LOGIN_EXAMPLES = 5
+LOGIN_EXAMPLES = 3
 
 
 def excluded(method: str, path: str) -> bool:
@@ -126,33 +128,39 @@ def _is_unset(value: Any) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", 100)))
+    parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", 50)))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 20261202)))
     parser.add_argument("--only", default="", help="fuzz only paths containing this text")
+    parser.add_argument(
+        "--modes",
+        default=os.environ.get("FUZZ_MODES", "positive,negative"),
+        help="comma-separated generation modes: positive (valid per the document), negative",
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hazwaste-fuzz-") as directory:
         env = prepare_database(directory)
         os.environ.update(env)
-        report = run(args.examples, args.seed, args.only)
+        report = run(args.examples, args.seed, args.only, args.modes.split(","))
     elapsed = time.monotonic() - started
 
     for (operation, role, kind), (count, example) in sorted(report.groups.items()):
         print(f"FAIL {operation} [{role}] {kind}: {count}×\n     e.g. {example}")
     print(
         f"fuzz: {report.requests} requests, {report.failed_requests} failed "
-        f"({len(report.groups)} distinct), {args.examples} examples per operation and token, "
-        f"seed {args.seed}, {elapsed:.0f} s"
+        f"({len(report.groups)} distinct), {args.examples} examples per operation, token and "
+        f"mode ({args.modes}), seed {args.seed}, {elapsed:.0f} s"
     )
     return 1 if report.failed_requests else 0
 
 
-def run(examples: int, seed: int, only: str) -> Report:
+def run(examples: int, seed: int, only: str, modes: list[str]) -> Report:
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as fixed_seed
     from schemathesis.checks import not_a_server_error
+    from schemathesis.core.result import Ok
     from schemathesis.specs.openapi.checks import (
         content_type_conformance,
         response_schema_conformance,
@@ -181,8 +189,9 @@ def run(examples: int, seed: int, only: str) -> Report:
     ]
     report = Report()
 
-    def fuzz_test(operation: Any, label: str, role: str, count: int) -> Any:
+    def fuzz_test(operation: Any, label: str, role: str, count: int, mode: Any) -> Any:
         headers = tokens.get(role, {})
+        who = role if mode == "positive" else f"{role}, {mode}"
 
         @fixed_seed(seed)
         @settings(
@@ -193,7 +202,7 @@ def run(examples: int, seed: int, only: str) -> Report:
             suppress_health_check=list(HealthCheck),
             report_multiple_bugs=False,
         )
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=mode))
         def fuzz(case: Any) -> None:
             errors.records.clear()
             try:
@@ -201,7 +210,7 @@ def run(examples: int, seed: int, only: str) -> Report:
             except Exception as exc:  # the transport itself failed: report, go on
                 report.requests += 1
                 report.failed_requests += 1
-                report.add(label, role, f"request error {type(exc).__name__}", str(exc))
+                report.add(label, who, f"request error {type(exc).__name__}", str(exc))
                 return
             report.requests += 1
             report.by_operation[label] += 1
@@ -226,11 +235,15 @@ def run(examples: int, seed: int, only: str) -> Report:
                         example += f"\n     server: {server}"
                     elif detail:
                         example += "\n     " + detail.replace("\n", " ")[:400]
-                    report.add(label, role, kind, example)
+                    report.add(label, who, kind, example)
 
         return fuzz
 
     for result in schema.get_all_operations():
+        if not isinstance(result, Ok):  # the document describes this operation wrongly
+            report.failed_requests += 1
+            report.add("document", "-", "invalid operation", str(result.err())[:300])
+            continue
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
         if excluded(operation.method, operation.path) or (only and only not in operation.path):
@@ -238,12 +251,17 @@ def run(examples: int, seed: int, only: str) -> Report:
         secured = bool(operation.definition.raw.get("security"))
         roles = list(tokens) if secured else ["anonymous"]
         count = examples if secured else min(examples, LOGIN_EXAMPLES)
-        for role in roles:
+        for mode, role in ((m, r) for m in modes for r in roles):
             try:
-                fuzz_test(operation, label, role, count)()
+                fuzz_test(operation, label, role, count, schemathesis.GenerationMode(mode))()
             except Exception as exc:  # generation failed for this operation
                 report.failed_requests += 1
-                report.add(label, role, f"generation error {type(exc).__name__}", str(exc)[:300])
+                report.add(
+                    label,
+                    f"{role}, {mode}",
+                    f"generation error {type(exc).__name__}",
+                    str(exc)[:300],
+                )
     return report
 
 
