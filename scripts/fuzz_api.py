@@ -6,17 +6,18 @@ Every documented operation gets a fixed number of generated requests (``FUZZ_EXA
 default 50) with a fixed seed (``FUZZ_SEED``), so a run is reproducible, in each generation
 mode (``FUZZ_MODES``, default ``positive,negative``: requests the document allows, and
 requests it does not); authenticated ones are sent once with a producer's and once with a
-regulator's bearer token. Any 5xx, any
-answer whose status is not documented for the operation, whose body does not match its
-documented schema or whose content type is not documented, counts as a failure. Every
-example runs (no stopping or shrinking at the first failure); the report groups failures by
-operation and kind, with one input and, for a 5xx, the server's traceback summary.
+regulator's bearer token. Any 5xx, any answer whose status is not documented for the
+operation, whose body does not match its documented schema or whose content type is not
+documented, counts as a failure. Every example runs (no stopping or shrinking at the first
+failure); the report groups failures by operation and kind, with one input and, for a 5xx,
+the server's traceback summary.
 
 Token revocation (``DELETE /api/v1/auth/…``) is not fuzzed (it would revoke the fuzzer's own
 tokens) and ``POST /api/v1/auth/token`` gets only a few examples (failed logins count
 against the login rate limit). Exit status 1 when there is a failure.
 
-    .venv/bin/python scripts/fuzz_api.py [--examples N] [--seed N] [--only PATH-SUBSTRING]
+    .venv/bin/python scripts/fuzz_api.py [--examples N] [--seed N] [--modes positive,negative]
+                                         [--only PATH-SUBSTRING]
 """
 
 from __future__ import annotations
