@@ -288,6 +288,14 @@ def test_document_conventions(client, session, demo):
             if keys:
                 assert keys[0]["schema"] == {"type": "string", "maxLength": 200}
                 assert {409, 422} <= statuses, label
+    # Only the login is public (the document reads this from each view's token_required).
+    public = {
+        f"{method.upper()} {path}"
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if not op.get("security")
+    }
+    assert public == {"POST /api/v1/auth/token"}
     assert 429 in {int(s) for s in spec["paths"]["/api/v1/auth/token"]["post"]["responses"]}
     listing = spec["paths"]["/api/v1/manifests"]["get"]["responses"]
     assert "422" in listing
