@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app app
 PO := $(wildcard hazwaste/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint typecheck translations extract-messages bench clean
+.PHONY: run test fuzz lint typecheck translations extract-messages bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: $(STAMP) translations
 ## Set up and run the whole suite (PostgreSQL and browser tests run when available).
 test: $(STAMP) translations
 	$(BIN)/python -m pytest
+
+## Fuzz the JSON API with schemathesis on a throw-away demo database (FUZZ_EXAMPLES, FUZZ_SEED).
+fuzz: $(STAMP) translations
+	$(BIN)/python scripts/fuzz_api.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -65,6 +65,7 @@ def token_required(view: F) -> F:
             db.session.commit()
         return view(*args, **kwargs)
 
+    wrapped.api_auth = True  # type: ignore[attr-defined]  # read by the OpenAPI document
     return wrapped  # type: ignore[return-value]
 
 
@@ -227,6 +228,7 @@ def idempotent(view: F) -> F:
         db.session.commit()
         return response
 
+    wrapped.api_idempotent = True  # type: ignore[attr-defined]  # read by the OpenAPI document
     return wrapped  # type: ignore[return-value]
 
 

@@ -88,4 +88,6 @@ class DrawOutSchema(BaseSchema):
     seed = fields.String()
     inputs = fields.Dict()
     result = fields.List(fields.Nested(PickOutSchema))
-    verified = fields.Boolean()
+    #: Whether re-running the draw gave the same result; null where it was not re-run (lists,
+    #: creation).
+    verified = fields.Boolean(allow_none=True)

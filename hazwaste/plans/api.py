@@ -80,7 +80,7 @@ def list_plans() -> Any:
     request=PlanSchema,
     response=SavedPlanOutSchema,
     idempotent=True,
-    statuses={201: "Created (200: an existing row updated)", 422: "Invalid fields"},
+    statuses={200: "An existing row (same year and waste code) updated", 201: "Created"},
 )
 def save_plan() -> Any:
     user = current_api_user()
@@ -122,6 +122,19 @@ def _csv_body() -> bytes:
     return request.get_data()[: services.MAX_IMPORT_BYTES + 1]
 
 
+#: The import's body: the CSV itself, or a form upload with a ``file`` part.
+CSV_UPLOAD = {
+    "text/csv": {"schema": {"type": "string"}},
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"],
+        }
+    },
+}
+
+
 @bp.post("/plans/import")
 @token_required
 @document(
@@ -133,6 +146,7 @@ def _csv_body() -> bytes:
     "``fields.rows.<line>.<column>`` with the file's line numbers (header = 1)",
     tags=TAGS,
     response=ImportOutSchema,
+    request_content=CSV_UPLOAD,
     statuses={422: "Some rows are invalid (nothing saved) or the file is unusable"},
 )
 def import_plans() -> Any:
