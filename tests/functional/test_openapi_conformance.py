@@ -38,6 +38,7 @@ CALLER = {
     "carrier-permits": "carrier",
     "vehicles": "carrier",
     "drivers": "carrier",
+    "auth": "auth",
 }
 
 CONTAINER = {
@@ -153,7 +154,10 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         for method, op in ops.items()
         if method in order
     ]
-    return sorted(found, key=lambda item: order[item[0]])
+    # Revoking the caller's own token goes last: nothing after it could authenticate.
+    return sorted(
+        found, key=lambda item: (order[item[0]], item[:2] == ("delete", "/api/v1/auth/token"))
+    )
 
 
 def test_every_route_is_documented_and_every_operation_is_a_route(app, client):
@@ -178,6 +182,11 @@ def test_every_documented_operation_answers_as_documented(client, session, world
     drawn = client.post("/api/v1/inspections/draws", json={"n": 1}, headers=tokens["regulator"])
     assert drawn.status_code == 201, drawn.get_json()
     objects = path_values(session, world)
+    # The token operations get tokens of their own: one to call them with, one to revoke.
+    tokens["auth"] = api_token(client, "producer@demo.test")
+    spare = api_token(client, "producer@demo.test")
+    listed = client.get("/api/v1/auth/tokens", headers=spare).get_json()["data"]
+    objects["auth"] = {"token_id": next(t["id"] for t in listed if t["current"])}
     bodies = valid_bodies(world)
     required_query = query_values(world)
     problems: list[str] = []
