@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         errors,
         i18n,
         ledger,
+        limits,
         manifests,
         oversight,
         permits,
@@ -45,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     init_extensions(app)
+    limits.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     for domain in (
