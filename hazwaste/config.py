@@ -31,10 +31,11 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 #: Largest body of an API request (JSON, or a plan CSV of at most 1 MiB): a bulk registration
 #: of the 5,000 containers it allows is about 2 MB.
 MAX_API_REQUEST_BYTES = 4 * 1024 * 1024
-#: Werkzeug's form limits: parts of a multipart or urlencoded form (a manifest form with 50
-#: lines and up to 1,000 chosen containers stays well below), bytes of one non-file field.
+#: Werkzeug's form limits: parts of a multipart form, and bytes of one non-file field — also
+#: the largest page post that is not a file upload (a manifest form with 50 lines and 1,000
+#: chosen containers is well below both).
 MAX_FORM_PARTS = 2000
-MAX_FORM_MEMORY_SIZE = 500_000
+MAX_FORM_MEMORY_SIZE = 512 * 1024
 
 
 #: Reconciliation tolerances and deadlines, each overridable as HAZWASTE_RECON_<NAME>.
