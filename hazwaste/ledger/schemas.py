@@ -57,7 +57,11 @@ class ContainerSchema(BaseSchema):
 
 class BulkContainersSchema(BaseSchema):
     containers = BoundedList(
-        fields.Nested(ContainerSchema), required=True, min_items=1, max_items=BULK_CONTAINERS_MAX
+        fields.Nested(ContainerSchema),
+        required=True,
+        min_items=1,
+        max_items=BULK_CONTAINERS_MAX,
+        too_short=N_("No containers given."),
     )
 
 
