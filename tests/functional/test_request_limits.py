@@ -206,6 +206,25 @@ def test_page_forms_have_tighter_limits_than_uploads(client, demo):
     assert "The request is too large: at most 0.5 MB." in response.get_data(as_text=True)
 
 
+def test_a_large_body_is_collected_once_its_answer_is_sent(client, producer, monkeypatch):
+    """The parsed body lives in reference cycles (request ↔ environ, error ↔ frames): only a
+    full collection frees it, so one runs when the answer to a large request is closed."""
+    from hazwaste import limits
+
+    collected: list[int] = []
+    monkeypatch.setattr(limits.gc, "collect", lambda: collected.append(1) or 0)
+    small = json.dumps({"containers": [{}]}).encode()
+    large = json.dumps({"containers": [{}] * (limits.COLLECT_AFTER_BYTES // 4)}).encode()
+    for body, expected in ((small, []), (large, [1])):
+        response = client.post(
+            "/api/v1/containers/bulk", data=body, content_type="application/json", headers=producer
+        )
+        assert response.status_code == 422
+        response.close()  # what the WSGI server does once the answer is sent
+        assert collected == expected
+        collected.clear()
+
+
 # -- list caps, checked before any item is loaded ----------------------------------------------
 
 
