@@ -334,3 +334,26 @@ def capped_rows(rows: dict[Any, Any], limit: int = ROW_ERRORS_MAX) -> tuple[dict
     """
     first = sorted(rows.items(), key=lambda item: _row_number(item[0]))[:limit]
     return dict(first), len(rows)
+
+
+# -- no NUL characters in text -----------------------------------------------------------------
+
+_load_string = fields.String._deserialize
+
+
+def _load_text_without_nul(
+    self: fields.String, value: Any, attr: str | None, data: Any, **kwargs: Any
+) -> Any:
+    text = _load_string(self, value, attr, data, **kwargs)
+    if "\x00" in text:
+        raise self.make_error("nul")
+    return text
+
+
+# Every text field of every schema (JSON, forms, query strings, CSV rows): no text typed by a
+# person contains NUL, and PostgreSQL cannot store one (the insert failed with a 500).
+fields.String._deserialize = _load_text_without_nul  # type: ignore[method-assign]
+fields.String.default_error_messages = {
+    **fields.String.default_error_messages,
+    "nul": N_("Text must not contain NUL characters."),
+}

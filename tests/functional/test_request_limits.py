@@ -443,3 +443,16 @@ def test_unreadable_plan_csv_files_get_a_file_level_message(client, session, dem
         error = response.get_json()["error"]
         assert list(error["fields"]) == ["file"] and message in error["fields"]["file"][0]
     assert count(session, ManagementPlan) == 0
+
+
+def test_nul_characters_in_text_are_a_field_error_not_a_500(client, session, producer):
+    # PostgreSQL cannot store NUL: such an insert failed with a 500 (SQLite stored it).
+    rows = [container(), container(waste_name="废\u0000矿物油")]
+    response = client.post("/api/v1/containers/bulk", json={"containers": rows}, headers=producer)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"]["rows"] == {
+        "1": {"waste_name": ["Text must not contain NUL characters."]}
+    }
+    response = client.get("/api/v1/containers?q=a%00b", headers=producer)
+    assert response.status_code == 422 and "q" in response.get_json()["error"]["fields"]
+    assert count(session) == 0
