@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         errors,
         i18n,
         ledger,
+        limits,
         manifests,
         oversight,
         permits,
@@ -53,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
     init_extensions(app)
+    limits.init_app(app)
     public_url.init_app(app)
     security.init_app(app)
     i18n.init_app(app)

@@ -38,6 +38,17 @@ PAGE_SIZE = 25
 PAGE_SIZE_MAX = 200
 #: A licence expiring within this many days is shown as "expiring soon".
 LICENCE_EXPIRY_WARNING_DAYS = 60
+#: Largest request body of any kind (pages and file uploads: the container CSV import takes
+#: files up to 8 MiB, 10,000 containers are about 1.5 MB). Refused with 413 before parsing.
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+#: Largest body of an API request (JSON, or a plan CSV of at most 1 MiB): a bulk registration
+#: of the 5,000 containers it allows is about 2 MB.
+MAX_API_REQUEST_BYTES = 4 * 1024 * 1024
+#: Werkzeug's form limits: parts of a multipart form, and bytes of one non-file field — also
+#: the largest page post that is not a file upload (a manifest form with 50 lines and 1,000
+#: chosen containers is well below both).
+MAX_FORM_PARTS = 2000
+MAX_FORM_MEMORY_SIZE = 512 * 1024
 
 
 #: Reconciliation tolerances and deadlines, each overridable as HAZWASTE_RECON_<NAME>.
@@ -166,6 +177,12 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         PAGE_SIZE=PAGE_SIZE,
         PAGE_SIZE_MAX=PAGE_SIZE_MAX,
         LICENCE_EXPIRY_WARNING_DAYS=LICENCE_EXPIRY_WARNING_DAYS,
+        MAX_CONTENT_LENGTH=int(os.environ.get("HAZWASTE_MAX_REQUEST_BYTES", MAX_REQUEST_BYTES)),
+        MAX_API_REQUEST_BYTES=int(
+            os.environ.get("HAZWASTE_MAX_API_REQUEST_BYTES", MAX_API_REQUEST_BYTES)
+        ),
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
+        MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY_SIZE,
         RECONCILIATION=_reconciliation_settings(),
         RECONCILIATION_WORK_MEM=os.environ.get("HAZWASTE_RECON_WORK_MEM", RECONCILIATION_WORK_MEM),
         RECONCILIATION_WORKERS=int(

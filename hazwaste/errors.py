@@ -160,6 +160,19 @@ class IdConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, INT_MAX if max is None else max, signed)
 
 
+def _too_large_message() -> str:
+    from flask_babel import format_decimal
+
+    from hazwaste.limits import body_limit
+
+    limit = body_limit()
+    if limit is None or request.content_length is None:  # a chunked body cut off
+        return str(MESSAGES[413])
+    if request.content_length <= limit:  # Werkzeug's form limits: parts, size of a field
+        return _("The form has too many fields, or a field is too long.")
+    return _("The request is too large: at most %(mb)s MB.", mb=format_decimal(limit / 2**20))
+
+
 def init_app(app: Flask) -> None:
     # Before the domains register their routes, so every <int:…> rule uses it.
     app.url_map.converters["int"] = IdConverter
@@ -187,6 +200,8 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         if status == 429:
             return _respond(429)
+        if status == 413:
+            return _respond(413, _too_large_message())
         return _respond(status)
 
     @app.errorhandler(Exception)

@@ -264,3 +264,96 @@ def nested_form(
         if any(filled(name, value) for name, value in row.items())
     ]
     return out
+
+
+# -- bounded lists and capped row errors -------------------------------------------------------
+
+#: Items a request list may hold when its field gives no tighter bound of its own.
+LIST_MAX_ITEMS = 1000
+#: Row errors an answer lists at most (the API body, the import pages); the rest are counted.
+ROW_ERRORS_MAX = 100
+
+
+class BoundedList(fields.List):
+    """A list whose length is checked on the raw input, before any item is deserialized.
+
+    ``fields.List`` with ``validate.Length`` loads every item first and checks the length
+    afterwards: a million items cost minutes and gigabytes before the refusal. Here a list
+    longer than ``max_items`` (or shorter than ``min_items``) is refused at once with one
+    message on the field itself; ``too_long``/``too_short`` replace the default messages and
+    may use ``{max}`` and ``{min}``.
+    """
+
+    default_error_messages = {
+        "too_long": N_("At most {max} items."),
+        "too_short": N_("Give at least {min} items."),
+    }
+
+    def __init__(
+        self,
+        cls_or_instance: Any,
+        *,
+        max_items: int = LIST_MAX_ITEMS,
+        min_items: int = 0,
+        too_long: str | None = None,
+        too_short: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(cls_or_instance, **kwargs)
+        self.max_items = max_items
+        self.min_items = min_items
+        if too_long:
+            self.error_messages["too_long"] = too_long
+        if too_short:
+            self.error_messages["too_short"] = too_short
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, list | tuple):  # anything else: fields.List says "invalid"
+            # Translated now: the message carries the number, so it would not match its msgid
+            # when field_errors translates the error structure later.
+            if len(value) > self.max_items:
+                raise ValidationError(
+                    gettext(self.error_messages["too_long"]).format(max=self.max_items)
+                )
+            if len(value) < self.min_items:
+                raise ValidationError(
+                    gettext(self.error_messages["too_short"]).format(min=self.min_items)
+                )
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _row_number(key: Any) -> int:
+    return int(key) if str(key).isdigit() else -1
+
+
+def capped_rows(rows: dict[Any, Any], limit: int = ROW_ERRORS_MAX) -> tuple[dict[Any, Any], int]:
+    """The errors of the first ``limit`` rows (in row order) and how many rows have errors.
+
+    Keeps an answer about a large file or list small: the first rows show what is wrong, the
+    count says how much more there is.
+    """
+    first = sorted(rows.items(), key=lambda item: _row_number(item[0]))[:limit]
+    return dict(first), len(rows)
+
+
+# -- no NUL characters in text -----------------------------------------------------------------
+
+_load_string = fields.String._deserialize
+
+
+def _load_text_without_nul(
+    self: fields.String, value: Any, attr: str | None, data: Any, **kwargs: Any
+) -> Any:
+    text = _load_string(self, value, attr, data, **kwargs)
+    if "\x00" in text:
+        raise self.make_error("nul")
+    return text
+
+
+# Every text field of every schema (JSON, forms, query strings, CSV rows): no text typed by a
+# person contains NUL, and PostgreSQL cannot store one (the insert failed with a 500).
+fields.String._deserialize = _load_text_without_nul  # type: ignore[method-assign]
+fields.String.default_error_messages = {
+    **fields.String.default_error_messages,
+    "nul": N_("Text must not contain NUL characters."),
+}

@@ -29,6 +29,7 @@ from hazwaste.errors import Invalid
 from hazwaste.extensions import db
 from hazwaste.ledger import queries, services
 from hazwaste.ledger.schemas import (
+    BULK_CONTAINERS_MAX,
     BulkContainersSchema,
     ContainerFilterSchema,
     ContainerOutSchema,
@@ -41,7 +42,7 @@ from hazwaste.ledger.schemas import (
     SummaryArgsSchema,
 )
 from hazwaste.pagination import paginate
-from hazwaste.schemas import BaseSchema
+from hazwaste.schemas import ROW_ERRORS_MAX, BaseSchema, capped_rows
 
 TAGS = ["containers"]
 LEDGER_TAGS = ["ledger"]
@@ -144,8 +145,9 @@ def create_container() -> Any:
 @document(
     "/api/v1/containers/bulk",
     "post",
-    'Register many containers all-or-nothing: ``{"containers": [...]}``; errors are under '
-    "``fields.rows.<index>``",
+    'Register many containers all-or-nothing: ``{"containers": [...]}``, at most '
+    f"{BULK_CONTAINERS_MAX}; errors are under ``fields.rows.<index>`` (the first "
+    f"{ROW_ERRORS_MAX} rows with errors; ``invalid_rows`` counts them all)",
     tags=TAGS,
     request=BulkContainersSchema,
     response=BulkResultOutSchema,
@@ -156,14 +158,17 @@ def create_containers_bulk() -> Any:
     services.producer_of(current_api_user())
     try:
         data = load_json(BulkContainersSchema())
+        created = _register(data["containers"])
     except Invalid as exc:
         nested = exc.fields.pop("containers", None)
         if isinstance(nested, dict) and all(str(k).isdigit() for k in nested):
             exc.fields["rows"] = nested  # per-row errors, the same shape the service uses
         elif nested is not None:
             exc.fields["containers"] = nested
+        rows = exc.fields.get("rows")
+        if isinstance(rows, dict) and all(str(k).isdigit() for k in rows):
+            exc.fields["rows"], exc.extra["invalid_rows"] = capped_rows(rows)
         raise
-    created = _register(data["containers"])
     return ok(BulkResultOutSchema().dump({"count": len(created), "containers": created}), 201)
 
 

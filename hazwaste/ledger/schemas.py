@@ -10,7 +10,7 @@ from hazwaste.catalog.models import HAZARD_CODES
 from hazwaste.ledger.models import ContainerStatus, LedgerKind, PackagingType
 from hazwaste.manifests.models import PhysicalForm
 from hazwaste.manifests.schemas import WASTE_CODE, _as_list
-from hazwaste.schemas import N_, BaseSchema, Weight, length, one_of
+from hazwaste.schemas import N_, BaseSchema, BoundedList, Weight, length, one_of
 
 #: Column names of the bulk-registration CSV, in the order of the downloadable template.
 CSV_COLUMNS = (
@@ -25,16 +25,21 @@ CSV_COLUMNS = (
     "generation_date",
     "source_process",
 )
+#: Containers one ``POST /api/v1/containers/bulk`` registers at most (about 2 MB of JSON);
+#: larger sets go in several requests, or through the CSV import.
+BULK_CONTAINERS_MAX = 5000
 
 
 class ContainerSchema(BaseSchema):
     waste_code = fields.String(required=True, validate=WASTE_CODE)
     waste_name = fields.String(required=True, validate=length(1, 200))
     physical_form = fields.String(required=True, validate=one_of([f.value for f in PhysicalForm]))
-    hazards = fields.List(
+    hazards = BoundedList(
         fields.String(validate=one_of(HAZARD_CODES)),
         required=True,
-        validate=validate.Length(min=1, error=N_("Choose at least one.")),
+        min_items=1,
+        max_items=len(HAZARD_CODES),
+        too_short=N_("Choose at least one."),
     )
     main_components = fields.String(load_default="", validate=length(max=300))
     harmful_components = fields.String(load_default="", validate=length(max=300))
@@ -51,8 +56,12 @@ class ContainerSchema(BaseSchema):
 
 
 class BulkContainersSchema(BaseSchema):
-    containers = fields.List(
-        fields.Nested(ContainerSchema), required=True, validate=validate.Length(min=1, max=20000)
+    containers = BoundedList(
+        fields.Nested(ContainerSchema),
+        required=True,
+        min_items=1,
+        max_items=BULK_CONTAINERS_MAX,
+        too_short=N_("No containers given."),
     )
 
 

@@ -147,7 +147,9 @@ def _messages(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _import_page(errors: dict[str, Any], message: str = "", status: int = 200) -> Any:
+def _import_page(
+    errors: dict[str, Any], message: str = "", status: int = 200, invalid_rows: int = 0
+) -> Any:
     """The import form; after a failed import, a table of CSV line → column → message."""
     found = errors.get("rows")
     rows: dict[Any, Any] = found if isinstance(found, dict) else {}
@@ -165,6 +167,8 @@ def _import_page(errors: dict[str, Any], message: str = "", status: int = 200) -
         errors=errors,
         message=message,
         problems=problems,
+        # Rows with errors beyond the ones listed (the import lists the first ones only).
+        more_rows=max(invalid_rows - len(rows), 0),
         general=general,
         max_rows=imports.MAX_IMPORT_ROWS,
         packagings=[p.value for p in PackagingType],
@@ -187,7 +191,7 @@ def import_containers() -> Any:
         created = imports.import_containers(db.session, utcnow(), current_user, raw, _today())
     except Invalid as exc:
         db.session.rollback()
-        return _import_page(exc.fields, exc.message, 422)
+        return _import_page(exc.fields, exc.message, 422, exc.extra.get("invalid_rows", 0))
     db.session.commit()
     flash(_("%(n)s containers registered.", n=len(created)))
     return redirect(url_for("ledger.containers", status=ContainerStatus.STORED.value))

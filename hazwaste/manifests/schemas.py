@@ -15,6 +15,7 @@ from hazwaste.schemas import (
     UNITS,
     Amount,
     BaseSchema,
+    BoundedList,
     Weight,
     length,
     one_of,
@@ -25,6 +26,11 @@ WASTE_CODE = validate.Regexp(
     r"^\d{3}-\d{3}-\d{2}$", error=N_("A waste code looks like 900-041-49.")
 )
 POSITION_NOTES = ("denied", "unavailable", "timeout", "not_requested", "unsupported")
+#: Lines of one manifest (typed and from containers alike; each hand-off lists them again).
+MAX_LINES = 50
+#: Containers on one manifest, and codes scanned at pickup or at the gate.
+MAX_CONTAINERS = 1000
+_TOO_MANY_LINES = N_("At most {max} lines.")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -41,7 +47,11 @@ class LineSchema(BaseSchema):
     waste_code = fields.String(required=True, validate=WASTE_CODE)
     waste_name = fields.String(load_default="", validate=length(max=200))
     physical_form = fields.String(required=True, validate=one_of([f.value for f in PhysicalForm]))
-    hazards = fields.List(fields.String(validate=one_of(HAZARD_CODES)), load_default=list)
+    hazards = BoundedList(
+        fields.String(validate=one_of(HAZARD_CODES)),
+        load_default=list,
+        max_items=len(HAZARD_CODES),
+    )
     packaging = fields.String(required=True, validate=length(1, 100))
     container_count = fields.Integer(
         load_default=0,
@@ -75,12 +85,13 @@ class ManifestDraftSchema(BaseSchema):
     planned_date = fields.Date(required=True)
     emergency_measures = fields.String(load_default="", validate=length(max=4000))
     # Lines typed by hand; containers chosen from the store add their own lines.
-    lines = fields.List(
+    lines = BoundedList(
         fields.Nested(LineSchema),
         load_default=list,
-        validate=validate.Length(max=50, error=N_("At most 50 lines.")),
+        max_items=MAX_LINES,
+        too_long=_TOO_MANY_LINES,
     )
-    container_ids = fields.List(fields.Integer(), load_default=list)
+    container_ids = BoundedList(fields.Integer(), load_default=list, max_items=MAX_CONTAINERS)
 
 
 class PositionMixin(BaseSchema):
@@ -134,9 +145,16 @@ def _codes(value: Any) -> Any:
 class PickupSchema(PositionMixin):
     vehicle_id = fields.Integer(required=True)
     unit = fields.String(load_default="kg", validate=one_of(UNITS))
-    lines = fields.List(fields.Nested(PickupLineSchema), required=True)
+    lines = BoundedList(
+        fields.Nested(PickupLineSchema),
+        required=True,
+        max_items=MAX_LINES,
+        too_long=_TOO_MANY_LINES,
+    )
     # The loading check: every container on the manifest scanned, none other (令23号 Art. 13).
-    container_codes = fields.List(fields.String(validate=length(max=60)), load_default=list)
+    container_codes = BoundedList(
+        fields.String(validate=length(max=60)), load_default=list, max_items=MAX_CONTAINERS
+    )
 
     @pre_load
     def _scanned(self, data: Any, **kwargs: Any) -> Any:
@@ -171,11 +189,19 @@ class ReceiptLineSchema(BaseSchema):
 
 class ReceiptSchema(PositionMixin):
     unit = fields.String(load_default="kg", validate=one_of(UNITS))
-    lines = fields.List(fields.Nested(ReceiptLineSchema), required=True)
+    lines = BoundedList(
+        fields.Nested(ReceiptLineSchema),
+        required=True,
+        max_items=MAX_LINES,
+        too_long=_TOO_MANY_LINES,
+    )
     confirm = fields.Boolean(load_default=True)
     # Containers scanned at the gate; absent (None) when the receiver did not scan.
-    container_codes = fields.List(
-        fields.String(validate=length(max=60)), load_default=None, allow_none=True
+    container_codes = BoundedList(
+        fields.String(validate=length(max=60)),
+        load_default=None,
+        allow_none=True,
+        max_items=MAX_CONTAINERS,
     )
 
     @pre_load
@@ -211,7 +237,12 @@ class DisposalLineSchema(BaseSchema):
 
 
 class DisposalSchema(BaseSchema):
-    lines = fields.List(fields.Nested(DisposalLineSchema), required=True)
+    lines = BoundedList(
+        fields.Nested(DisposalLineSchema),
+        required=True,
+        max_items=MAX_LINES,
+        too_long=_TOO_MANY_LINES,
+    )
     note = fields.String(load_default="", validate=length(max=1000))
 
 
@@ -235,7 +266,12 @@ class CorrectionSchema(BaseSchema):
     vehicle_id = fields.Integer()
     driver_id = fields.Integer()
     emergency_measures = fields.String(validate=length(1, 4000))
-    lines = fields.List(fields.Nested(CorrectionLineSchema), load_default=list)
+    lines = BoundedList(
+        fields.Nested(CorrectionLineSchema),
+        load_default=list,
+        max_items=MAX_LINES,
+        too_long=_TOO_MANY_LINES,
+    )
 
 
 class ListArgsSchema(BaseSchema):

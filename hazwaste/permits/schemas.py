@@ -18,7 +18,7 @@ from marshmallow import ValidationError, fields, pre_load, validate, validates
 
 from hazwaste.db import KG_PER_TONNE, utcnow
 from hazwaste.permits.models import CarrierPermit, Licence
-from hazwaste.schemas import N_, BaseSchema, Weight, length
+from hazwaste.schemas import LIST_MAX_ITEMS, N_, BaseSchema, BoundedList, Weight, length
 
 WASTE_CODE_RE = re.compile(r"^\d{3}-\d{3}-\d{2}$")
 CATEGORY_RE = re.compile(r"^HW\d{2}$")
@@ -38,8 +38,8 @@ def split_items(value: Any) -> list[str]:
     """
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list | tuple):
-        return value
+    if not isinstance(value, list | tuple) or len(value) > LIST_MAX_ITEMS:
+        return value  # the field rejects it (a list too long: by its length, unsplit)
     items: list[str] = []
     for element in value:
         if not isinstance(element, str):
@@ -60,9 +60,9 @@ class LicenceSchema(BaseSchema):
     valid_from = fields.Date(required=True)
     valid_to = fields.Date(required=True)
     annual_capacity_kg = Weight(required=True, unit="t", data_key="annual_capacity_t")
-    scope_categories = fields.List(fields.String(), load_default=list)
-    scope_codes = fields.List(fields.String(), load_default=list)
-    methods = fields.List(fields.String(validate=length(1, 8)), load_default=list)
+    scope_categories = BoundedList(fields.String(), load_default=list)
+    scope_codes = BoundedList(fields.String(), load_default=list)
+    methods = BoundedList(fields.String(validate=length(1, 8)), load_default=list)
     note = fields.String(load_default="", validate=length(max=1000))
 
     LIST_KEYS = ("scope_categories", "scope_codes", "methods")

@@ -37,7 +37,7 @@ from hazwaste.plans.schemas import (
     SavedPlanOutSchema,
     YearArgsSchema,
 )
-from hazwaste.schemas import BaseSchema
+from hazwaste.schemas import ROW_ERRORS_MAX, BaseSchema
 
 TAGS = ["plans"]
 
@@ -143,7 +143,8 @@ CSV_UPLOAD = {
     "Import a plan CSV (text/csv body, or multipart/form-data with a ``file`` part; UTF-8 or "
     "GB18030) with the columns year, waste_code, planned_generation_t, planned_transfer_t, "
     "intended_receiver_uscc, note (tonnes). All-or-nothing: errors are under "
-    "``fields.rows.<line>.<column>`` with the file's line numbers (header = 1)",
+    "``fields.rows.<line>.<column>`` with the file's line numbers (header = 1), for the "
+    f"first {ROW_ERRORS_MAX} rows with errors; ``invalid_rows`` counts them all",
     tags=TAGS,
     response=ImportOutSchema,
     request_content=CSV_UPLOAD,

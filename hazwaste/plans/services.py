@@ -27,6 +27,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from hazwaste import csvimport
 from hazwaste.accounts.models import Organization, User
 from hazwaste.audit import services as audit
 from hazwaste.db import KG_PER_TONNE, grams, kg_from_grams
@@ -37,7 +38,7 @@ from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.permits import services as permits
 from hazwaste.plans.models import ManagementPlan
 from hazwaste.plans.schemas import CSV_COLUMNS, CSV_REQUIRED, PlanCsvRowSchema
-from hazwaste.schemas import field_errors
+from hazwaste.schemas import capped_rows, field_errors
 
 # -- tier --------------------------------------------------------------------------------------
 
@@ -557,38 +558,20 @@ def parse_csv(raw: bytes) -> list[tuple[int, dict[str, str]]]:
     """Decode the file (UTF-8 with or without BOM, or GB18030 as Excel saves it) and return
     ``(line number, row)`` pairs; the header is line 1, blank lines are skipped.
 
-    ``Invalid`` on ``file`` if it is too large, not text in those encodings, lacks a
-    required column, has no rows or too many.
+    ``Invalid`` on ``file`` if it is too large, empty, not CSV text (see
+    :mod:`hazwaste.csvimport`), lacks a required column, has no rows or too many.
     """
     if len(raw) > MAX_IMPORT_BYTES:
         raise _file_error(_("The file is larger than %(kb)s KB.", kb=MAX_IMPORT_BYTES // 1024))
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise _file_error(_("The file is not UTF-8 or GB18030 text."))
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
-        missing = [c for c in CSV_REQUIRED if c not in header]
-        if missing:
-            raise _file_error(_("Missing columns: %(cols)s", cols=", ".join(missing)))
-        rows: list[tuple[int, dict[str, str]]] = []
-        line = reader.line_num
-        for values in reader:
-            start, line = line + 1, reader.line_num  # a quoted field may span several lines
-            if not any(v.strip() for v in values):
-                continue
-            if len(rows) >= MAX_IMPORT_ROWS:
-                raise _file_error(_("At most %(n)s rows per file.", n=MAX_IMPORT_ROWS))
-            rows.append(
-                (start, {name: value for name, value in zip(header, values, strict=False) if name})
-            )
-    except csv.Error as exc:
-        raise _file_error(_("The file is not a valid CSV file.")) from exc
+    header_values, found = csvimport.read_rows(csvimport.decode(raw), MAX_IMPORT_ROWS)
+    header = [h.strip().lstrip("\ufeff").lower() for h in header_values]
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if missing:
+        raise _file_error(_("Missing columns: %(cols)s", cols=", ".join(missing)))
+    rows = [
+        (line, {name: value for name, value in zip(header, values, strict=False) if name})
+        for line, values in found
+    ]
     if not rows:
         raise _file_error(_("The file has no rows."))
     return rows
@@ -609,8 +592,9 @@ def import_plans(session: Session, now: datetime, user: User, raw: bytes) -> Imp
     Columns: :data:`~hazwaste.plans.schemas.CSV_COLUMNS` (quantities in tonnes, receiver by
     USCC). Each row follows the rules of :func:`save_plan`; a (year, waste code) already in
     the plan is updated. ``Invalid`` with ``{"rows": {line: {column: [messages]}}}`` (line
-    numbers as in the file, header = 1) if any row is wrong, and nothing is written; file
-    problems are reported on ``file``. One audit entry per row written.
+    numbers as in the file, header = 1; the first :data:`~hazwaste.schemas.ROW_ERRORS_MAX`
+    rows, ``extra["invalid_rows"]`` counts all) if any row is wrong, and nothing is written;
+    file problems are reported on ``file``. One audit entry per row written.
     """
     producer = producer_of(user)
     rows = parse_csv(raw)
@@ -661,8 +645,11 @@ def import_plans(session: Session, now: datetime, user: User, raw: bytes) -> Imp
             result.warnings[line] = warnings
         loaded.append((line, data, receiver))
     if errors:
+        shown, total = capped_rows(errors)
         raise Invalid(
-            _("Nothing was imported: %(n)s rows have errors.", n=len(errors)), {"rows": errors}
+            _("Nothing was imported: %(n)s rows have errors.", n=total),
+            {"rows": shown},
+            invalid_rows=total,
         )
     for _line, data, receiver in loaded:
         _plan, created = _upsert(session, now, user, producer, data, receiver)

@@ -155,7 +155,13 @@ def _messages(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _import_page(year: int, errors: dict[str, Any], message: str = "", status: int = 200) -> Any:
+def _import_page(
+    year: int,
+    errors: dict[str, Any],
+    message: str = "",
+    status: int = 200,
+    invalid_rows: int = 0,
+) -> Any:
     """The upload form; after a failed import, a table of CSV line → column → message."""
     found = errors.get("rows")
     rows: dict[Any, Any] = found if isinstance(found, dict) else {}
@@ -172,6 +178,8 @@ def _import_page(year: int, errors: dict[str, Any], message: str = "", status: i
         errors=errors,
         message=message,
         problems=problems,
+        # Rows with errors beyond the ones listed (the import lists the first ones only).
+        more_rows=max(invalid_rows - len(rows), 0),
         receivers=services.approved_receivers(db.session),
         max_rows=services.MAX_IMPORT_ROWS,
     ), status
@@ -192,7 +200,7 @@ def import_plans() -> Any:
         result = services.import_plans(db.session, utcnow(), current_user, raw)
     except Invalid as exc:
         db.session.rollback()
-        return _import_page(year, exc.fields, exc.message, 422)
+        return _import_page(year, exc.fields, exc.message, 422, exc.extra.get("invalid_rows", 0))
     db.session.commit()
     flash(
         _(
