@@ -6,6 +6,7 @@ the same lifecycle verbs and schemas.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from hazwaste import exports as shared_exports
+from hazwaste.accounts.models import User
 from hazwaste.accounts.permissions import login_required
 from hazwaste.catalog.models import HAZARD_CODES
 from hazwaste.db import utcnow
@@ -99,8 +102,13 @@ def index() -> Any:
 def export_csv() -> Any:
     """The manifests the list shows with the same filters, every page, as CSV."""
     _args, _errors, filters = _list_args()
-    rows = manifest_exports.rows(db.session, current_user, filters)
-    return shared_exports.csv_download(manifest_exports.header(), rows, "manifests.csv")
+    user_id = current_user.id  # plain values only: the rows are read after the request
+
+    def make_rows(session: Session) -> Iterator[list[Any]]:
+        user = session.get(User, user_id)
+        return manifest_exports.rows(session, user, filters) if user else iter(())
+
+    return shared_exports.csv_download(manifest_exports.header(), make_rows, "manifests.csv")
 
 
 @bp.get("/export.xlsx")
