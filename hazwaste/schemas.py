@@ -7,6 +7,7 @@ they are shown: :func:`field_errors` does that for pages and the API alike.
 
 from __future__ import annotations
 
+import re
 from decimal import (
     Context,
     Decimal,
@@ -21,6 +22,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from werkzeug.datastructures import MultiDict
 
 from hazwaste.db import KG_PER_TONNE
+from hazwaste.errors import INT_MAX
+from hazwaste.pagination import PAGE_MAX
 
 
 def N_(message: str) -> str:
@@ -232,6 +235,36 @@ class Weight(fields.Field):
         return format(number.normalize(), "f")
 
 
+class Id(fields.Integer):
+    """The id of a database row: a whole number from 1 to :data:`~hazwaste.errors.INT_MAX`.
+
+    Every primary key is a 32-bit ``INTEGER``; a larger number in a query or an insert
+    overflows (SQLite beyond 64 bits: ``OverflowError``; PostgreSQL: "integer out of
+    range"), so it is refused here with a field message.
+    """
+
+    default_error_messages = {"range": N_("Not a valid id.")}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.insert(
+            0, validate.Range(min=1, max=INT_MAX, error=self.error_messages["range"])
+        )
+
+
+class PageNumber(fields.Integer):
+    """A 1-based page number of a list, at most :data:`~hazwaste.pagination.PAGE_MAX`."""
+
+    default_error_messages = {"range": N_("Not a valid page number.")}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("load_default", 1)
+        super().__init__(**kwargs)
+        self.validators.insert(
+            0, validate.Range(min=1, max=PAGE_MAX, error=self.error_messages["range"])
+        )
+
+
 def translate_messages(messages: Any) -> Any:
     """Translate every message string in a (nested) marshmallow error structure."""
     if isinstance(messages, str):
@@ -282,8 +315,17 @@ def to_kg(value: Decimal, unit: str) -> Decimal | None:
 PRECISION_MESSAGE = N_("At most three decimals in kg (one gram).")
 
 
+#: Row indices a nested form may use (``lines-0-…`` to ``lines-999-…``): far above any
+#: line cap (a manifest has at most 50 lines), so no form the pages render is cut.
+FORM_ROWS_MAX = 1000
+_ROW_KEY = re.compile(r"(?P<index>[0-9]{1,4})-(?P<name>[a-z][a-z0-9_]{0,63})", re.ASCII)
+
+
 def nested_form(
-    form: MultiDict[str, str], prefix: str = "lines", defaults: tuple[str, ...] = ("_unit",)
+    form: MultiDict[str, str],
+    prefix: str = "lines",
+    defaults: tuple[str, ...] = ("_unit",),
+    max_rows: int = FORM_ROWS_MAX,
 ) -> dict[str, Any]:
     """Turn ``lines-0-waste_code``-style form fields into ``{"lines": [{...}, ...]}``.
 
@@ -291,19 +333,27 @@ def nested_form(
     lines such as ``hazards`` keep every value). Rows left blank are dropped; a field whose
     name ends with one of ``defaults`` (e.g. a unit select that always has a value) does not
     make a row count as filled in.
+
+    Row keys are matched strictly: ``<prefix>-<index>-<name>`` with an ASCII index below
+    ``max_rows`` and a lower-case field name. Anything else under the prefix (``lines-0``,
+    ``lines-²-waste_code``, ``lines--x``, ``lines-0-``, ``lines-99999999999-waste_code``)
+    comes from no page of the application and is ignored, never a crash; the schema then
+    reports what is missing.
     """
     out: dict[str, Any] = {}
     rows: dict[int, dict[str, Any]] = {}
+    head = prefix + "-"
     for key in form:
         if key == "csrf_token":
             continue
-        if key.startswith(prefix + "-"):
-            _, index, name = key.split("-", 2)
-            if not index.isdigit():
+        if key.startswith(head):
+            found = _ROW_KEY.fullmatch(key, len(head))
+            if found is None or int(found["index"]) >= max_rows:
                 continue
             values = list(form.getlist(key))
-            rows.setdefault(int(index), {})[name] = values if len(values) > 1 else values[0]
-        else:
+            row = rows.setdefault(int(found["index"]), {})
+            row[found["name"]] = values if len(values) > 1 else values[0]
+        elif key != prefix:  # a bare "lines" field would replace the rows
             out[key] = form.get(key)
 
     def filled(name: str, value: Any) -> bool:

@@ -22,7 +22,7 @@ from hazwaste.accounts.models import Organization, OrgStatus, User
 from hazwaste.audit import services as audit
 from hazwaste.audit.services import canonical_json
 from hazwaste.catalog import services as catalog
-from hazwaste.errors import Forbidden, Invalid, NotFound
+from hazwaste.errors import INT_MAX, Forbidden, Invalid, NotFound
 from hazwaste.manifests import access
 from hazwaste.manifests.geo import site_distance_m
 from hazwaste.manifests.models import (
@@ -414,9 +414,10 @@ def get_visible(session: Session, user: User, key: str | int) -> Manifest:
     """The manifest with this id or number if ``user`` may see it; ``NotFound`` otherwise."""
     stmt = select(Manifest).options(selectinload(Manifest.lines))
     text = str(key)
-    if text.isdigit() and len(text) == 14:
+    digits = text.isascii() and text.isdigit()  # str.isdigit alone accepts "²", int() not
+    if digits and len(text) == 14:
         stmt = stmt.where(Manifest.number == text)
-    elif text.isdigit():
+    elif digits and len(text) <= 10 and int(text) <= INT_MAX:  # a larger id overflows
         stmt = stmt.where(Manifest.id == int(text))
     else:
         raise NotFound()

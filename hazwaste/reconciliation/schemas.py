@@ -10,7 +10,7 @@ from marshmallow import ValidationError, fields, validate
 from hazwaste.reconciliation.models import CaseStatus, FlagStatus, Severity
 from hazwaste.reconciliation.queries import SORTS
 from hazwaste.reconciliation.rules import REGISTRY
-from hazwaste.schemas import N_, BaseSchema, length, one_of
+from hazwaste.schemas import N_, BaseSchema, Id, PageNumber, length, one_of
 
 
 def _tonnage(value: Decimal) -> None:
@@ -29,7 +29,7 @@ class FlagFilterSchema(BaseSchema):
         validate=validate.Regexp(r"^\d{2,6}$", error=N_("A region code prefix has 2 to 6 digits.")),
     )
     period = fields.String(load_default=None, validate=length(max=60))
-    organization_id = fields.Integer(load_default=None)
+    organization_id = Id(load_default=None)
     case_status = fields.String(load_default=None, validate=one_of([s.value for s in CaseStatus]))
     assignee = fields.String(
         load_default=None,
@@ -43,7 +43,7 @@ class FlagFilterSchema(BaseSchema):
     )
     min_tonnes = fields.Decimal(load_default=None, places=3, validate=_tonnage)
     sort = fields.String(load_default=None, validate=one_of(list(SORTS)))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = PageNumber()
     per_page = fields.Integer(load_default=None, validate=validate.Range(min=1, max=200))
 
 
