@@ -96,6 +96,7 @@ def _out(manifest: Manifest) -> dict[str, Any]:
     statuses={201: "Created", 403: "Only staff of an approved producer create manifests"},
 )
 def create_manifest() -> Response:
+    services.ensure_can_create(current_api_user())  # a refused caller: 403 whatever the body
     data = load_json(ManifestDraftSchema())
     manifest = service_call(services.create_draft, db.session, utcnow(), current_api_user(), data)
     return commit(ok(_out(manifest), 201))

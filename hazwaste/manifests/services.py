@@ -233,21 +233,33 @@ def _draft_lines(
     ]
 
 
+def can_create(user: User) -> bool:
+    """Whether ``user`` may create manifests: office staff of an approved producer."""
+    org = user.organization
+    return bool(
+        org is not None
+        and org.is_approved
+        and org.is_producer
+        and user.active
+        and user.role.value in ("admin", "member")
+    )
+
+
+def ensure_can_create(user: User) -> None:
+    """``Forbidden`` unless :func:`can_create`; callers check it before reading a body."""
+    if not can_create(user):
+        raise Forbidden(_("Only staff of an approved producer can create manifests."))
+
+
 def create_draft(session: Session, now: datetime, user: User, data: dict[str, Any]) -> Manifest:
     """Save a new draft for the user's producer organization (``ManifestDraftSchema`` data).
 
     With ``container_ids`` the stored containers are put on the manifest (each container on
     one open manifest only) and lines are built from them, before any typed lines.
     """
+    ensure_can_create(user)
     org = user.organization
-    if (
-        org is None
-        or not org.is_approved
-        or not org.is_producer
-        or not user.active
-        or user.role.value not in ("admin", "member")
-    ):
-        raise Forbidden(_("Only staff of an approved producer can create manifests."))
+    assert org is not None  # checked by ensure_can_create
     errors: Errors = {}
     _header_refs(session, data, errors)
     edition = catalog.edition_on(session, data["planned_date"])

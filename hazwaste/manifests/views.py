@@ -44,14 +44,7 @@ SPARE_LINES = 2
 
 
 def _can_create(user: Any) -> bool:
-    org = user.organization
-    return bool(
-        org
-        and org.is_approved
-        and org.is_producer
-        and user.active
-        and user.role.value in ("admin", "member")
-    )
+    return services.can_create(user)
 
 
 def _list_args() -> tuple[dict[str, Any], dict[str, Any], services.ManifestFilters]:
@@ -256,12 +249,13 @@ def new() -> Any:
 def edit(manifest_id: int) -> Any:
     manifest = services.get_visible(db.session, current_user, manifest_id)
     if not lifecycle.can_edit(manifest, current_user):
-        if manifest.status is not ManifestStatus.DRAFT:
-            raise Conflict(
-                _("Only drafts can be edited; use a correction after submission."),
-                status=manifest.status.value,
-            )
-        raise Forbidden()
+        # Party before state: only the producer's staff learn that it is no longer a draft.
+        if not access.acts_for_producer(current_user, manifest):
+            raise Forbidden()
+        raise Conflict(
+            _("Only drafts can be edited; use a correction after submission."),
+            status=manifest.status.value,
+        )
     if request.method == "POST":
         return _save(manifest)
     return render_template(
@@ -308,6 +302,7 @@ def submit(manifest_id: int) -> Any:
 @login_required
 def cancel(manifest_id: int) -> Any:
     manifest = services.get_visible(db.session, current_user, manifest_id)
+    lifecycle.ensure_allowed("cancel", manifest, current_user)  # 403/409 before the form
     try:
         data = CancelSchema().load(request.form)
         lifecycle.cancel(db.session, utcnow(), manifest, current_user, data["reason"])
