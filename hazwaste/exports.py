@@ -141,7 +141,7 @@ def csv_download(
     """
 
     def body() -> Iterator[str]:
-        yield from csv_chunks(header, make_rows(db.session()))
+        yield from csv_chunks(header, make_rows(db.session))
 
     return Response(
         stream_with_context(body()),

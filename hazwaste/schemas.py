@@ -243,26 +243,19 @@ class Id(fields.Integer):
     range"), so it is refused here with a field message.
     """
 
-    default_error_messages = {"range": N_("Not a valid id.")}
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.validators.insert(
-            0, validate.Range(min=1, max=INT_MAX, error=self.error_messages["range"])
-        )
+        self.validators.insert(0, validate.Range(min=1, max=INT_MAX, error=N_("Not a valid id.")))
 
 
 class PageNumber(fields.Integer):
     """A 1-based page number of a list, at most :data:`~hazwaste.pagination.PAGE_MAX`."""
 
-    default_error_messages = {"range": N_("Not a valid page number.")}
-
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("load_default", 1)
         super().__init__(**kwargs)
-        self.validators.insert(
-            0, validate.Range(min=1, max=PAGE_MAX, error=self.error_messages["range"])
-        )
+        message = N_("Not a valid page number.")
+        self.validators.insert(0, validate.Range(min=1, max=PAGE_MAX, error=message))
 
 
 def translate_messages(messages: Any) -> Any:
