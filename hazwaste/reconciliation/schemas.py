@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
+from hazwaste.errors import INT_MAX
 from hazwaste.reconciliation.models import CaseStatus, FlagStatus, Severity
 from hazwaste.reconciliation.queries import SORTS
 from hazwaste.reconciliation.rules import REGISTRY
@@ -18,6 +19,15 @@ def _tonnage(value: Decimal) -> None:
     # carry the bounds as quantized strings, which is not a valid schema.
     if not Decimal(0) <= value <= Decimal(1000000):
         raise ValidationError(N_("A tonnage of 0 or more."))
+
+
+ASSIGNEE_MESSAGE = N_("Choose an inspector, mine or unassigned.")
+
+
+def _assignee_in_range(value: str) -> None:
+    # A user id must fit the id columns (PostgreSQL: "integer out of range" otherwise).
+    if value.isascii() and value.isdigit() and int(value) > INT_MAX:
+        raise ValidationError(ASSIGNEE_MESSAGE)
 
 
 class FlagFilterSchema(BaseSchema):
@@ -33,9 +43,10 @@ class FlagFilterSchema(BaseSchema):
     case_status = fields.String(load_default=None, validate=one_of([s.value for s in CaseStatus]))
     assignee = fields.String(
         load_default=None,
-        validate=validate.Regexp(
-            r"^(mine|none|\d{1,10})$", error=N_("Choose an inspector, mine or unassigned.")
-        ),
+        validate=[
+            validate.Regexp(r"^(mine|none|[0-9]{1,10})$", error=ASSIGNEE_MESSAGE),
+            _assignee_in_range,
+        ],
     )
     age_days = fields.Integer(
         load_default=None,

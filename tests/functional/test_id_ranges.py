@@ -32,7 +32,7 @@ PAGE_LISTS = [
     ("/containers/", "producer@demo.test", ["page"]),
     ("/ledger/", "producer@demo.test", ["page"]),
     ("/flags/", "producer@demo.test", ["page", "organization_id"]),
-    ("/cases/", "regulator@demo.test", ["page", "organization_id"]),
+    ("/cases/", "regulator@demo.test", ["page", "organization_id", "assignee"]),
     ("/cases/export.csv", "regulator@demo.test", ["organization_id"]),
     ("/cases/export.xlsx", "regulator@demo.test", ["organization_id"]),
     ("/oversight/balances", "regulator@demo.test", ["organization_id"]),
@@ -56,7 +56,7 @@ API_LISTS = [
     ("/api/v1/manifests", "producer@demo.test", ["page", "counterpart_id"]),
     ("/api/v1/containers", "producer@demo.test", ["page"]),
     ("/api/v1/ledger", "producer@demo.test", ["page"]),
-    ("/api/v1/flags", "regulator@demo.test", ["page", "organization_id"]),
+    ("/api/v1/flags", "regulator@demo.test", ["page", "organization_id", "assignee"]),
     ("/api/v1/balances", "regulator@demo.test", ["organization_id"]),
     ("/api/v1/licence-coverage?waste_code=900-249-08", "producer@demo.test", ["receiver_id"]),
 ]
