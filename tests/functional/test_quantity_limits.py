@@ -317,3 +317,41 @@ def test_correction_form_declared_kg(client, session, now, demo, value):
     page_says(client.post(f"/manifests/{m.id}/correct", data=data, headers=EN))
     session.expire_all()
     assert correction_count(session, m) == 0 and m.lines[0].declared_kg == declared
+
+
+def plan_csv(demo: Any, field: str, value: str) -> bytes:
+    from hazwaste.plans.schemas import CSV_COLUMNS
+
+    row = {
+        "year": "2026",
+        "waste_code": "900-249-08",
+        "planned_generation_t": "12.5",
+        "planned_transfer_t": "12",
+        "intended_receiver_uscc": demo.orgs["receiver"].uscc,
+        "note": "",
+        field: value,
+    }
+    lines = [",".join(CSV_COLUMNS), ",".join(row.get(c, "") for c in CSV_COLUMNS)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("value", HUGE_TEXT)
+@pytest.mark.parametrize("field", ["planned_generation_t", "planned_transfer_t"])
+def test_plan_csv_import_tonnage(client, session, demo, value, field):
+    headers = {**api_token(client, "producer@demo.test"), **EN}
+    response = client.post(
+        "/api/v1/plans/import",
+        data=plan_csv(demo, field, value),
+        content_type="text/csv",
+        headers=headers,
+    )
+    assert api_field(response, "rows", 2, field) == ["Too large."]
+    login(client, "producer@demo.test")
+    page = client.post(
+        "/plans/import",
+        data={"file": (io.BytesIO(plan_csv(demo, field, value)), "plan.csv")},
+        content_type="multipart/form-data",
+        headers=EN,
+    )
+    page_says(page)
+    assert count(session, Plan) == 0
