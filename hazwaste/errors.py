@@ -15,8 +15,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
+from sqlalchemy.exc import DataError, StatementError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.routing import IntegerConverter
+from werkzeug.routing import ValidationError as RouteValidationError
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,14 @@ class IdConverter(IntegerConverter):
     Every primary key is a 32-bit ``INTEGER``; PostgreSQL refuses a larger value in a query
     ("integer out of range"), which would turn ``/manifests/99999999999`` into a 500. Such a
     URL matches no route instead, so it is an ordinary 404.
+
+    Signed numbers are matched too and then refused (below 0): an unsigned pattern let
+    ``PATCH /api/v1/manifests/-1`` fall through to the ``GET …/<number_or_id>`` route and
+    answer 405, as if the address existed for other methods. A refused value raises
+    ``NotFound`` rather than Werkzeug's ``ValidationError``: the latter answers 405 when
+    another method shares the path (``POST /api/v1/flags/-1/notes`` beside its ``GET``).
+    Werkzeug converts only the rule that already matched path and method, so no other
+    route is hidden by this.
     """
 
     def __init__(
@@ -157,7 +168,16 @@ class IdConverter(IntegerConverter):
         max: int | None = None,
         signed: bool = False,
     ) -> None:
-        super().__init__(map, fixed_digits, min, INT_MAX if max is None else max, signed)
+        super().__init__(
+            map, fixed_digits, 0 if min is None else min, INT_MAX if max is None else max, True
+        )
+        self.regex = r"-?[0-9]+"  # ASCII digits only ("\d" would also match "²")
+
+    def to_python(self, value: str) -> Any:
+        try:
+            return super().to_python(value)
+        except RouteValidationError:
+            raise HTTPNotFound() from None
 
 
 def _too_large_message() -> str:
@@ -203,6 +223,29 @@ def init_app(app: Flask) -> None:
         if status == 413:
             return _respond(413, _too_large_message())
         return _respond(status)
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def out_of_range(exc: Exception) -> Any:
+        # Safety net behind the schemas' Id/PageNumber/quantity checks: a number the
+        # database cannot hold (SQLite: beyond 64 bits; PostgreSQL: "integer out of range",
+        # "numeric field overflow") is the client's mistake, never a 500. A lookup
+        # (GET/HEAD) found nothing; a change could not be recorded as sent.
+        from hazwaste.extensions import db
+
+        log.warning("out-of-range value on %s %s: %s", request.method, request.path, exc)
+        db.session.rollback()
+        if request.method in ("GET", "HEAD"):
+            return _respond(404)
+        return _respond(422, _("A number is out of range."))
+
+    @app.errorhandler(StatementError)
+    def statement_error(exc: StatementError) -> Any:
+        # SQLAlchemy wraps errors raised while binding parameters (an OverflowError from
+        # the driver among them); other statement errors stay 500s.
+        if isinstance(exc.orig, OverflowError | DataError):
+            return out_of_range(exc)
+        return unexpected(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

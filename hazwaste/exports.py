@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,12 +18,20 @@ from flask import Response, stream_with_context
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from sqlalchemy.orm import Session
+
+from hazwaste.extensions import db
 
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KG_FORMAT = "#,##0.000"
-#: Text starting with these is run as a formula by spreadsheet programs (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Text whose first visible character is one of these is run as a formula by spreadsheet
+#: programs (CSV injection, OWASP): the ASCII triggers, their full-width forms (Excel in
+#: Chinese locales accepts them), and ``|`` / ``%`` (DDE and some locales' operators).
+FORMULA_TRIGGERS = frozenset("=+-@＝＋－＠|%")
+#: Characters spreadsheets skip before deciding a cell is a formula (also as the very first
+#: character, tab, CR, LF and NUL are triggers in themselves).
+LEADING_BLANKS = " \t\r\n\0\x0b\x0c\u00a0\u3000"
 #: Size of the pieces a streamed CSV is sent in.
 CSV_CHUNK = 64 * 1024
 
@@ -42,9 +50,20 @@ def csv_text(value: Any) -> Any:
         return plain(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and formula_like(value):
         return "'" + value
     return value
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet could run ``text`` as a formula: it starts with a control
+    character (tab, CR, LF, NUL) or its first non-blank character is a trigger."""
+    if not text:
+        return False
+    if text[0] in "\t\r\n\0":
+        return True
+    visible = text.lstrip(LEADING_BLANKS)
+    return bool(visible) and visible[0] in FORMULA_TRIGGERS
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[list[Any]]) -> bytes:
@@ -103,13 +122,29 @@ def _headers(filename: str) -> dict[str, str]:
 
 
 def download(body: bytes, mimetype: str, filename: str) -> Response:
-    return Response(body, mimetype=mimetype, headers=_headers(filename))
+    # content_type, not mimetype: Werkzeug appends "; charset=utf-8" to a text/* mimetype
+    # even when it already names one (CSV_MIMETYPE does).
+    return Response(body, content_type=mimetype, headers=_headers(filename))
 
 
-def csv_download(header: Sequence[str], rows: Iterable[list[Any]], filename: str) -> Response:
-    """A streamed CSV attachment (the rows are read while the response is sent)."""
+def csv_download(
+    header: Sequence[str], make_rows: Callable[[Session], Iterable[list[Any]]], filename: str
+) -> Response:
+    """A streamed CSV attachment: ``make_rows(session)`` is called while the response is sent.
+
+    By then the request is over and its database session has been removed (Flask-SQLAlchemy
+    does so at app-context teardown), so every ORM object the view loaded, ``current_user``
+    included, is detached. ``make_rows`` must therefore close over plain values only (ids,
+    filters) and load what it needs through the session it is given: a fresh one inside the
+    app context that ``stream_with_context`` pushes again, removed when the stream ends or
+    the client goes away.
+    """
+
+    def body() -> Iterator[str]:
+        yield from csv_chunks(header, make_rows(db.session))
+
     return Response(
-        stream_with_context(csv_chunks(header, rows)),
-        mimetype=CSV_MIMETYPE,
+        stream_with_context(body()),
+        content_type=CSV_MIMETYPE,
         headers=_headers(filename),
     )

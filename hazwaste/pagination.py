@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
+#: Highest page number a list accepts (the OFFSET stays far inside 64 bits).
+PAGE_MAX = 2**31 - 1
+
 
 @dataclass
 class Page(Generic[T]):
@@ -49,7 +52,7 @@ def paginate(
     scalars: bool = True,
 ) -> Page[Any]:
     """Run ``stmt`` for one page (1-based); ``total`` counts the whole filtered result."""
-    page = max(1, page)
+    page = min(max(1, page), PAGE_MAX)  # the schemas refuse others; never an overflow here
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     paged = stmt.limit(per_page).offset((page - 1) * per_page)
     result = session.execute(paged)

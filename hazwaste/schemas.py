@@ -7,7 +7,14 @@ they are shown: :func:`field_errors` does that for pages and the API alike.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import (
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+)
 from typing import Any
 
 from flask_babel import gettext
@@ -15,6 +22,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from werkzeug.datastructures import MultiDict
 
 from hazwaste.db import KG_PER_TONNE
+from hazwaste.errors import INT_MAX
+from hazwaste.pagination import PAGE_MAX
 
 
 def N_(message: str) -> str:
@@ -109,14 +118,92 @@ def form_dict(form: MultiDict[str, str], list_fields: set[str]) -> dict[str, Any
 
 
 QUANTITY_PLACES = Decimal("0.001")  # one gram
+#: Every quantity field accepts less than this, in its own unit (kg columns hold integer
+#: grams in 64 bits, and no single waste movement comes near a million tonnes).
+MAX_QUANTITY = Decimal("1e12")
+#: Longer number texts are refused before Decimal reads them.
+MAX_NUMBER_CHARS = 50
+#: Exact arithmetic on checked input (at most 50 characters, so 80 digits never round).
+_EXACT = Context(prec=80, Emax=10**6, Emin=-(10**6), traps=[InvalidOperation, Inexact])
+#: Rounding to the gram, to compare with the value (digits are bounded by MAX_QUANTITY).
+_ROUNDING = Context(prec=80, Emax=10**6, Emin=-(10**6), traps=[InvalidOperation])
+
+
+class QuantityInputError(ValueError):
+    """Why a quantity was refused: ``key`` names the field's error message."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def parse_quantity(
+    value: Any, *, scale: Decimal | None = None, positive: bool = True, places: bool = True
+) -> Decimal:
+    """User input (number or text, ``,`` as thousands separator) as an exact ``Decimal``.
+
+    The one validation behind every quantity field. Size and exponent are checked on the
+    number as typed, before any arithmetic, and all arithmetic runs in an exact context, so
+    no input (``1e25``, ``1e309``, ``1E+40``, 50 nines, ``1e-999999``) raises a decimal error:
+    each becomes a :class:`QuantityInputError` with key ``invalid``, ``too_large``,
+    ``positive``, ``negative`` or ``precision``. ``scale`` multiplies the result (1000 for
+    tonnes to kg); the size limit (:data:`MAX_QUANTITY`) applies to the scaled result.
+    With ``places`` the result must be whole grams and is returned with three decimals;
+    without, it is returned as typed (the caller converts it later, see :func:`to_kg`).
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise QuantityInputError("invalid")
+    if isinstance(value, int) and abs(value) >= MAX_QUANTITY:
+        raise QuantityInputError("too_large")  # str() of a huge int is itself slow
+    text = value.strip().replace(",", "") if isinstance(value, str) else str(value)
+    if not text or len(text) > MAX_NUMBER_CHARS:
+        raise QuantityInputError("invalid")
+    try:
+        number = Decimal(text)
+    except (InvalidOperation, ValueError) as exc:
+        raise QuantityInputError("invalid") from exc
+    if not number.is_finite():
+        raise QuantityInputError("invalid")
+    if number.is_zero():
+        number = Decimal(0)  # "-0" and "0e99" are zero, never a negative zero in records
+    limit = MAX_QUANTITY / scale if scale else MAX_QUANTITY
+    # adjusted() is the power of ten of the leading digit: read without arithmetic, so a
+    # huge exponent is refused here instead of overflowing a multiplication or quantize.
+    if number and number.adjusted() >= limit.adjusted() + 1:
+        raise QuantityInputError("too_large")
+    if number and number.adjusted() < -20:
+        raise QuantityInputError("precision")  # far below a gram in any unit
+    try:
+        if scale is not None:
+            number = _EXACT.multiply(number, scale)
+        if positive and number <= 0:
+            raise QuantityInputError("positive")
+        if number < 0:
+            raise QuantityInputError("negative")
+        if number >= MAX_QUANTITY:
+            raise QuantityInputError("too_large")
+        if not places:
+            return number
+        grams = _to_grams(number)
+    except DecimalException as exc:  # unreachable after the checks above; never a 500
+        raise QuantityInputError("invalid") from exc
+    if grams is None:
+        raise QuantityInputError("precision")
+    return grams
+
+
+def _to_grams(kg: Decimal) -> Decimal | None:
+    """``kg`` with three decimals, or None if finer than one gram (``kg`` below 1e12)."""
+    rounded = _ROUNDING.quantize(kg, QUANTITY_PLACES)
+    return rounded if rounded == kg else None
 
 
 class Weight(fields.Field):
     """A weight in kilograms (or tonnes with ``unit="t"``), exact to the gram, as ``Decimal``.
 
     Accepts numbers and numeric strings; floats are converted through ``str`` so ``0.1`` stays
-    ``0.1``. Rejects negatives unless ``allow_zero``/``positive`` say otherwise, and anything
-    finer than one gram.
+    ``0.1``. Rejects negatives unless ``allow_zero``/``positive`` say otherwise, anything
+    finer than one gram, and anything from a million tonnes (see :func:`parse_quantity`).
     """
 
     default_error_messages = {
@@ -133,27 +220,11 @@ class Weight(fields.Field):
         self.positive = positive
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
+        scale = KG_PER_TONNE if self.unit == "t" else None
         try:
-            number = Decimal(str(value).strip().replace(",", ""))
-        except (InvalidOperation, ValueError) as exc:
-            raise self.make_error("invalid") from exc
-        if not number.is_finite():
-            raise self.make_error("invalid")
-        if self.unit == "t":
-            number = number * KG_PER_TONNE
-        if self.positive and number <= 0:
-            raise self.make_error("positive")
-        if number < 0:
-            raise self.make_error("negative")
-        if number != number.quantize(QUANTITY_PLACES):
-            raise self.make_error("precision")
-        if number >= Decimal("1e12"):
-            raise self.make_error("too_large")
-        if number == 0:
-            number = Decimal(0)  # "-0" is zero, not a negative zero in records and exports
-        return number.quantize(QUANTITY_PLACES)
+            return parse_quantity(value, scale=scale, positive=self.positive)
+        except QuantityInputError as exc:
+            raise self.make_error(exc.key) from exc
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
@@ -162,6 +233,29 @@ class Weight(fields.Field):
         if self.unit == "t":
             number = number / KG_PER_TONNE
         return format(number.normalize(), "f")
+
+
+class Id(fields.Integer):
+    """The id of a database row: a whole number from 1 to :data:`~hazwaste.errors.INT_MAX`.
+
+    Every primary key is a 32-bit ``INTEGER``; a larger number in a query or an insert
+    overflows (SQLite beyond 64 bits: ``OverflowError``; PostgreSQL: "integer out of
+    range"), so it is refused here with a field message.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.insert(0, validate.Range(min=1, max=INT_MAX, error=N_("Not a valid id.")))
+
+
+class PageNumber(fields.Integer):
+    """A 1-based page number of a list, at most :data:`~hazwaste.pagination.PAGE_MAX`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("load_default", 1)
+        super().__init__(**kwargs)
+        message = N_("Not a valid page number.")
+        self.validators.insert(0, validate.Range(min=1, max=PAGE_MAX, error=message))
 
 
 def translate_messages(messages: Any) -> Any:
@@ -196,21 +290,10 @@ class Amount(fields.Field):
         self.positive = positive
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
         try:
-            number = Decimal(str(value).strip().replace(",", ""))
-        except (InvalidOperation, ValueError) as exc:
-            raise self.make_error("invalid") from exc
-        if not number.is_finite():
-            raise self.make_error("invalid")
-        if self.positive and number <= 0:
-            raise self.make_error("positive")
-        if number < 0:
-            raise self.make_error("negative")
-        if number >= Decimal("1e12"):
-            raise self.make_error("too_large")
-        return number
+            return parse_quantity(value, positive=self.positive, places=False)
+        except QuantityInputError as exc:
+            raise self.make_error(exc.key) from exc
 
 
 UNITS = ("kg", "t")
@@ -218,17 +301,24 @@ UNITS = ("kg", "t")
 
 def to_kg(value: Decimal, unit: str) -> Decimal | None:
     """``value`` in ``unit`` as kilograms, or None if finer than one gram."""
-    kg = value * KG_PER_TONNE if unit == "t" else value
-    if kg != kg.quantize(QUANTITY_PLACES):
-        return None
-    return kg.quantize(QUANTITY_PLACES)
+    kg = _EXACT.multiply(value, KG_PER_TONNE) if unit == "t" else value
+    return _to_grams(kg)
 
 
 PRECISION_MESSAGE = N_("At most three decimals in kg (one gram).")
 
 
+#: Row indices a nested form may use (``lines-0-…`` to ``lines-999-…``): far above any
+#: line cap (a manifest has at most 50 lines), so no form the pages render is cut.
+FORM_ROWS_MAX = 1000
+_ROW_KEY = re.compile(r"(?P<index>[0-9]{1,4})-(?P<name>[a-z][a-z0-9_]{0,63})", re.ASCII)
+
+
 def nested_form(
-    form: MultiDict[str, str], prefix: str = "lines", defaults: tuple[str, ...] = ("_unit",)
+    form: MultiDict[str, str],
+    prefix: str = "lines",
+    defaults: tuple[str, ...] = ("_unit",),
+    max_rows: int = FORM_ROWS_MAX,
 ) -> dict[str, Any]:
     """Turn ``lines-0-waste_code``-style form fields into ``{"lines": [{...}, ...]}``.
 
@@ -236,19 +326,27 @@ def nested_form(
     lines such as ``hazards`` keep every value). Rows left blank are dropped; a field whose
     name ends with one of ``defaults`` (e.g. a unit select that always has a value) does not
     make a row count as filled in.
+
+    Row keys are matched strictly: ``<prefix>-<index>-<name>`` with an ASCII index below
+    ``max_rows`` and a lower-case field name. Anything else under the prefix (``lines-0``,
+    ``lines-²-waste_code``, ``lines--x``, ``lines-0-``, ``lines-99999999999-waste_code``)
+    comes from no page of the application and is ignored, never a crash; the schema then
+    reports what is missing.
     """
     out: dict[str, Any] = {}
     rows: dict[int, dict[str, Any]] = {}
+    head = prefix + "-"
     for key in form:
         if key == "csrf_token":
             continue
-        if key.startswith(prefix + "-"):
-            _, index, name = key.split("-", 2)
-            if not index.isdigit():
+        if key.startswith(head):
+            found = _ROW_KEY.fullmatch(key, len(head))
+            if found is None or int(found["index"]) >= max_rows:
                 continue
             values = list(form.getlist(key))
-            rows.setdefault(int(index), {})[name] = values if len(values) > 1 else values[0]
-        else:
+            row = rows.setdefault(int(found["index"]), {})
+            row[found["name"]] = values if len(values) > 1 else values[0]
+        elif key != prefix:  # a bare "lines" field would replace the rows
             out[key] = form.get(key)
 
     def filled(name: str, value: Any) -> bool:

@@ -249,6 +249,19 @@ def commit(response: Any) -> Response:
     return result
 
 
+def nothing_recorded(response: Any) -> Response:
+    """Return ``response`` (e.g. a preview) having recorded nothing: the request's work is
+    rolled back and its ``Idempotency-Key`` reservation released, so a later request with
+    the same key (the confirmed one) runs instead of replaying this answer."""
+    result = current_app.make_response(response)
+    record = g.pop("idempotency_record", None)
+    if record is not None:
+        _discard(record)
+    else:
+        db.session.rollback()
+    return result
+
+
 def _replay(stored: IdempotencyRecord, fingerprint: str) -> Response:
     if stored.request_hash != fingerprint:
         msg = _("This Idempotency-Key was already used for a different request.")

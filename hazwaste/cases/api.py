@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+
 from hazwaste.api.core import (
     bp,
     commit,
@@ -69,6 +71,7 @@ def _flag(flag_id: int) -> Any:
 )
 def flag_transition(flag_id: int) -> Any:
     flag = _flag(flag_id)
+    lifecycle.ensure_regulator(db.session, current_api_user(), flag)  # 403 before the body
     data = load_json(TransitionSchema())
     service_call(lifecycle.transition, db.session, utcnow(), current_api_user(), flag, data)
     return commit(ok(FlagOutSchema().dump(flag)))
@@ -89,6 +92,7 @@ def flag_transition(flag_id: int) -> Any:
 )
 def flag_assignment(flag_id: int) -> Any:
     flag = _flag(flag_id)
+    lifecycle.ensure_regulator(db.session, current_api_user(), flag)  # 403 before the body
     data = load_json(AssignmentSchema())
     service_call(
         lifecycle.assign, db.session, utcnow(), current_api_user(), flag, data["assignee_id"]
@@ -130,6 +134,7 @@ def flag_notes(flag_id: int) -> Any:
 )
 def add_flag_note(flag_id: int) -> Any:
     flag = _flag(flag_id)
+    lifecycle.ensure_regulator(db.session, current_api_user(), flag)  # 403 before the body
     data = load_json(NoteSchema())
     note = service_call(
         lifecycle.add_note, db.session, utcnow(), current_api_user(), flag, data["body"]
@@ -174,6 +179,8 @@ def flag_responses(flag_id: int) -> Any:
 )
 def add_flag_response(flag_id: int) -> Any:
     flag = _flag(flag_id)
+    if not services.can_respond(current_api_user(), flag):  # 403 before the body
+        raise Forbidden(_("Only the enterprise concerned can answer this flag."))
     data = load_json(ResponseSchema())
     response = service_call(services.respond, db.session, utcnow(), current_api_user(), flag, data)
     return commit(ok(ResponseOutSchema().dump(response), 201))

@@ -78,6 +78,12 @@ def _require_regulator(session: Session, user: User, flag: Flag) -> None:
         raise NotFound()
 
 
+def ensure_regulator(session: Session, user: User, flag: Flag) -> None:
+    """What every case action checks first (Forbidden/NotFound), for callers that must
+    refuse a wrong caller before reading the request body."""
+    _require_regulator(session, user, flag)
+
+
 def allowed(session: Session, user: User, flag: Flag, verb: str) -> bool:
     """Whether ``user`` may apply ``verb`` to ``flag`` in its current state (for the page)."""
     step = TRANSITIONS[verb]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from hazwaste.reconciliation.models import CaseFinding
-from hazwaste.schemas import BaseSchema, length, one_of
+from hazwaste.schemas import BaseSchema, Id, length, one_of
 
 ACTIONS = ("start", "close", "refer", "reopen")
 
@@ -18,7 +18,7 @@ class TransitionSchema(BaseSchema):
 
 
 class AssignmentSchema(BaseSchema):
-    assignee_id = fields.Integer(load_default=None, allow_none=True)
+    assignee_id = Id(load_default=None, allow_none=True)
 
 
 class NoteSchema(BaseSchema):

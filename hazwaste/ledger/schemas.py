@@ -10,7 +10,7 @@ from hazwaste.catalog.models import HAZARD_CODES
 from hazwaste.ledger.models import ContainerStatus, LedgerKind, PackagingType
 from hazwaste.manifests.models import PhysicalForm
 from hazwaste.manifests.schemas import WASTE_CODE, _as_list
-from hazwaste.schemas import N_, BaseSchema, BoundedList, Weight, length, one_of
+from hazwaste.schemas import N_, BaseSchema, BoundedList, PageNumber, Weight, length, one_of
 
 #: Column names of the bulk-registration CSV, in the order of the downloadable template.
 CSV_COLUMNS = (
@@ -90,7 +90,7 @@ class LedgerFilterSchema(BaseSchema):
     kind = fields.String(load_default=None, validate=one_of([k.value for k in LedgerKind]))
     date_from = fields.Date(load_default=None)
     date_to = fields.Date(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = PageNumber()
     format = fields.String(load_default=None, validate=one_of(["csv", "xlsx"]))
 
 
@@ -98,7 +98,7 @@ class ContainerFilterSchema(BaseSchema):
     status = fields.String(load_default=None, validate=one_of([s.value for s in ContainerStatus]))
     waste_code = fields.String(load_default=None, validate=WASTE_CODE)
     q = fields.String(load_default=None, validate=length(max=40))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = PageNumber()
 
 
 class ContainerOutSchema(BaseSchema):

@@ -266,7 +266,8 @@ def get_container(session: Session, user: User, key: str | int) -> Container:
     """A container by id or digital code, if the user may see it (its producer's staff, the
     parties of its manifest, regulators over the producer's region); ``NotFound`` otherwise."""
     text = str(key).strip().upper()
-    if text.isdigit() and len(text) <= MAX_ID_DIGITS:  # longer digit strings are codes
+    # Longer digit strings are codes; isascii: str.isdigit accepts "²", which int() refuses.
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
         container = session.get(Container, int(text))
     else:
         container = session.scalar(select(Container).where(Container.code == text))

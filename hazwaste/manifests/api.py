@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import Response, current_app
@@ -36,13 +37,14 @@ from hazwaste.api.core import (
     idempotent,
     load_json,
     load_query,
+    nothing_recorded,
     ok,
     service_call,
     token_required,
 )
 from hazwaste.api.spec import document
 from hazwaste.db import utcnow
-from hazwaste.errors import Conflict, Forbidden
+from hazwaste.errors import Conflict, Forbidden, Invalid
 from hazwaste.extensions import db
 from hazwaste.ledger import services as ledger
 from hazwaste.manifests import access, lifecycle, services
@@ -94,6 +96,7 @@ def _out(manifest: Manifest) -> dict[str, Any]:
     statuses={201: "Created", 403: "Only staff of an approved producer create manifests"},
 )
 def create_manifest() -> Response:
+    services.ensure_can_create(current_api_user())  # a refused caller: 403 whatever the body
     data = load_json(ManifestDraftSchema())
     manifest = service_call(services.create_draft, db.session, utcnow(), current_api_user(), data)
     return commit(ok(_out(manifest), 201))
@@ -231,8 +234,44 @@ def _act(manifest_id: int, verb: str, schema: type[Schema] | None, run: Verb) ->
     manifest = services.get_visible(db.session, user, manifest_id)
     lifecycle.ensure_allowed(verb, manifest, user)
     data = load_json(schema()) if schema is not None else {}
+    if verb == "receive" and data.get("confirm") is False:
+        return _receipt_preview(manifest, data)
     service_call(run, db.session, utcnow(), manifest, user, data)
     return commit(ok(_out(manifest)))
+
+
+def _kg(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.001")))
+
+
+def _receipt_preview(manifest: Manifest, data: dict[str, Any]) -> Response:
+    """A receipt sent with ``confirm: false``: the manifest as it is, each received line
+    showing what the receipt would record (received, discrepancy in kg and %, accepted,
+    rejected — the web form's confirmation step), with ``meta.preview: true``.
+
+    Records nothing: no event, status, ledger or audit change, and the Idempotency-Key is
+    not used up. A receipt that could not be recorded is a 422, as when confirmed.
+    """
+    rows, errors = lifecycle.validate_receipt(manifest, data)
+    if errors:
+        raise Invalid(_("The receipt cannot be recorded yet."), errors)
+    body = dict(ManifestOutSchema().dump(manifest))
+    computed = {row["line"].id: row for row in rows}
+    for line in body["lines"]:
+        row = computed.get(line["id"])
+        if row is None:
+            continue
+        pct = row["discrepancy_pct"]
+        line.update(
+            received_kg=_kg(row["received_kg"]),
+            discrepancy_kg=_kg(row["discrepancy_kg"]),
+            discrepancy_pct=None if pct is None else str(pct),
+            decision=row["decision"].value,
+            accepted_kg=_kg(row["accepted_kg"]),
+            rejected_kg=_kg(row["rejected_kg"]),
+            rejection_reason=row["rejection_reason"],
+        )
+    return nothing_recorded(ok(body, preview=True, recorded=False))
 
 
 @dataclass(frozen=True)
@@ -275,7 +314,10 @@ ACTIONS = (
         "receipt",
         "receive",
         "Receiver: weighbridge quantity and decision per line → received (rejected when every "
-        "line is rejected)",
+        "line is rejected). With `confirm: false` a preview: the manifest unchanged but for "
+        "each line's computed received, discrepancy (kg and %), accepted and rejected "
+        "quantities, `meta.preview: true`; nothing is recorded and the Idempotency-Key stays "
+        "unused",
         ReceiptSchema,
         lifecycle.receive,
     ),

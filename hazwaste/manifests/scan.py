@@ -310,6 +310,8 @@ def act(token: str, verb: str) -> Any:
             return _replay(stored, request_hash)
     schema_cls, verb_fn = VERBS[verb]
     try:
+        # Party (403) and state (409) before the form, as the verb itself would decide.
+        lifecycle.ensure_allowed(verb, found, current_user)
         data = schema_cls().load(nested_form(request.form))
         if verb == "receive" and request.form.get("confirm") != "1":
             # The confirmation step: the computed discrepancy, before anything is saved.

@@ -16,6 +16,8 @@ from hazwaste.schemas import (
     Amount,
     BaseSchema,
     BoundedList,
+    Id,
+    PageNumber,
     Weight,
     length,
     one_of,
@@ -78,10 +80,10 @@ class LineSchema(BaseSchema):
 class ManifestDraftSchema(BaseSchema):
     """A draft: parties, vehicle, driver, planned date, emergency measures, lines."""
 
-    carrier_id = fields.Integer(required=True)
-    receiver_id = fields.Integer(required=True)
-    vehicle_id = fields.Integer(load_default=None, allow_none=True)
-    driver_id = fields.Integer(load_default=None, allow_none=True)
+    carrier_id = Id(required=True)
+    receiver_id = Id(required=True)
+    vehicle_id = Id(load_default=None, allow_none=True)
+    driver_id = Id(load_default=None, allow_none=True)
     planned_date = fields.Date(required=True)
     emergency_measures = fields.String(load_default="", validate=length(max=4000))
     # Lines typed by hand; containers chosen from the store add their own lines.
@@ -91,7 +93,7 @@ class ManifestDraftSchema(BaseSchema):
         max_items=MAX_LINES,
         too_long=_TOO_MANY_LINES,
     )
-    container_ids = BoundedList(fields.Integer(), load_default=list, max_items=MAX_CONTAINERS)
+    container_ids = BoundedList(Id(), load_default=list, max_items=MAX_CONTAINERS)
 
 
 class PositionMixin(BaseSchema):
@@ -131,7 +133,7 @@ class PositionMixin(BaseSchema):
 
 
 class PickupLineSchema(BaseSchema):
-    line_id = fields.Integer(required=True)
+    line_id = Id(required=True)
     loaded_qty = Amount(required=True)
 
 
@@ -143,7 +145,7 @@ def _codes(value: Any) -> Any:
 
 
 class PickupSchema(PositionMixin):
-    vehicle_id = fields.Integer(required=True)
+    vehicle_id = Id(required=True)
     unit = fields.String(load_default="kg", validate=one_of(UNITS))
     lines = BoundedList(
         fields.Nested(PickupLineSchema),
@@ -180,7 +182,7 @@ class DeliverySchema(PositionMixin):
 
 
 class ReceiptLineSchema(BaseSchema):
-    line_id = fields.Integer(required=True)
+    line_id = Id(required=True)
     received_qty = Amount(required=True, positive=False)
     decision = fields.String(required=True, validate=one_of([d.value for d in LineDecision]))
     rejected_qty = Amount(load_default=None, allow_none=True)
@@ -230,7 +232,7 @@ class ReceiptSchema(PositionMixin):
 
 
 class DisposalLineSchema(BaseSchema):
-    line_id = fields.Integer(required=True)
+    line_id = Id(required=True)
     method = fields.String(required=True, validate=length(1, 8))
     disposed_kg = Weight(required=True)
     disposal_date = fields.Date(required=True)
@@ -251,7 +253,7 @@ class CancelSchema(BaseSchema):
 
 
 class CorrectionLineSchema(BaseSchema):
-    line_id = fields.Integer(required=True)
+    line_id = Id(required=True)
     waste_name = fields.String(validate=length(1, 200))
     packaging = fields.String(validate=length(1, 100))
     container_count = fields.Integer(
@@ -263,8 +265,8 @@ class CorrectionLineSchema(BaseSchema):
 class CorrectionSchema(BaseSchema):
     reason = fields.String(required=True, validate=length(1, 1000))
     planned_date = fields.Date()
-    vehicle_id = fields.Integer()
-    driver_id = fields.Integer()
+    vehicle_id = Id()
+    driver_id = Id()
     emergency_measures = fields.String(validate=length(1, 4000))
     lines = BoundedList(
         fields.Nested(CorrectionLineSchema),
@@ -292,10 +294,10 @@ class ListArgsSchema(BaseSchema):
     )
     date_from = fields.Date(load_default=None)
     date_to = fields.Date(load_default=None)
-    counterpart_id = fields.Integer(load_default=None)
+    counterpart_id = Id(load_default=None)
     waste_code = fields.String(load_default=None, validate=WASTE_CODE)
     q = fields.String(load_default=None, validate=length(max=14))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    page = PageNumber()
     per_page = fields.Integer(load_default=None, validate=validate.Range(min=1, max=200))
 
 

@@ -22,7 +22,7 @@ from hazwaste.accounts.models import Organization, OrgStatus, User
 from hazwaste.audit import services as audit
 from hazwaste.audit.services import canonical_json
 from hazwaste.catalog import services as catalog
-from hazwaste.errors import Forbidden, Invalid, NotFound
+from hazwaste.errors import INT_MAX, Forbidden, Invalid, NotFound
 from hazwaste.manifests import access
 from hazwaste.manifests.geo import site_distance_m
 from hazwaste.manifests.models import (
@@ -233,21 +233,33 @@ def _draft_lines(
     ]
 
 
+def can_create(user: User) -> bool:
+    """Whether ``user`` may create manifests: office staff of an approved producer."""
+    org = user.organization
+    return bool(
+        org is not None
+        and org.is_approved
+        and org.is_producer
+        and user.active
+        and user.role.value in ("admin", "member")
+    )
+
+
+def ensure_can_create(user: User) -> None:
+    """``Forbidden`` unless :func:`can_create`; callers check it before reading a body."""
+    if not can_create(user):
+        raise Forbidden(_("Only staff of an approved producer can create manifests."))
+
+
 def create_draft(session: Session, now: datetime, user: User, data: dict[str, Any]) -> Manifest:
     """Save a new draft for the user's producer organization (``ManifestDraftSchema`` data).
 
     With ``container_ids`` the stored containers are put on the manifest (each container on
     one open manifest only) and lines are built from them, before any typed lines.
     """
+    ensure_can_create(user)
     org = user.organization
-    if (
-        org is None
-        or not org.is_approved
-        or not org.is_producer
-        or not user.active
-        or user.role.value not in ("admin", "member")
-    ):
-        raise Forbidden(_("Only staff of an approved producer can create manifests."))
+    assert org is not None  # checked by ensure_can_create
     errors: Errors = {}
     _header_refs(session, data, errors)
     edition = catalog.edition_on(session, data["planned_date"])
@@ -414,9 +426,10 @@ def get_visible(session: Session, user: User, key: str | int) -> Manifest:
     """The manifest with this id or number if ``user`` may see it; ``NotFound`` otherwise."""
     stmt = select(Manifest).options(selectinload(Manifest.lines))
     text = str(key)
-    if text.isdigit() and len(text) == 14:
+    digits = text.isascii() and text.isdigit()  # str.isdigit alone accepts "²", int() not
+    if digits and len(text) == 14:
         stmt = stmt.where(Manifest.number == text)
-    elif text.isdigit():
+    elif digits and len(text) <= 10 and int(text) <= INT_MAX:  # a larger id overflows
         stmt = stmt.where(Manifest.id == int(text))
     else:
         raise NotFound()

@@ -6,6 +6,7 @@ the same lifecycle verbs and schemas.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from hazwaste import exports as shared_exports
+from hazwaste.accounts.models import User
 from hazwaste.accounts.permissions import login_required
 from hazwaste.catalog.models import HAZARD_CODES
 from hazwaste.db import utcnow
@@ -41,14 +44,7 @@ SPARE_LINES = 2
 
 
 def _can_create(user: Any) -> bool:
-    org = user.organization
-    return bool(
-        org
-        and org.is_approved
-        and org.is_producer
-        and user.active
-        and user.role.value in ("admin", "member")
-    )
+    return services.can_create(user)
 
 
 def _list_args() -> tuple[dict[str, Any], dict[str, Any], services.ManifestFilters]:
@@ -99,8 +95,13 @@ def index() -> Any:
 def export_csv() -> Any:
     """The manifests the list shows with the same filters, every page, as CSV."""
     _args, _errors, filters = _list_args()
-    rows = manifest_exports.rows(db.session, current_user, filters)
-    return shared_exports.csv_download(manifest_exports.header(), rows, "manifests.csv")
+    user_id = current_user.id  # plain values only: the rows are read after the request
+
+    def make_rows(session: Session) -> Iterator[list[Any]]:
+        user = session.get(User, user_id)
+        return manifest_exports.rows(session, user, filters) if user else iter(())
+
+    return shared_exports.csv_download(manifest_exports.header(), make_rows, "manifests.csv")
 
 
 @bp.get("/export.xlsx")
@@ -248,12 +249,13 @@ def new() -> Any:
 def edit(manifest_id: int) -> Any:
     manifest = services.get_visible(db.session, current_user, manifest_id)
     if not lifecycle.can_edit(manifest, current_user):
-        if manifest.status is not ManifestStatus.DRAFT:
-            raise Conflict(
-                _("Only drafts can be edited; use a correction after submission."),
-                status=manifest.status.value,
-            )
-        raise Forbidden()
+        # Party before state: only the producer's staff learn that it is no longer a draft.
+        if not access.acts_for_producer(current_user, manifest):
+            raise Forbidden()
+        raise Conflict(
+            _("Only drafts can be edited; use a correction after submission."),
+            status=manifest.status.value,
+        )
     if request.method == "POST":
         return _save(manifest)
     return render_template(
@@ -300,6 +302,7 @@ def submit(manifest_id: int) -> Any:
 @login_required
 def cancel(manifest_id: int) -> Any:
     manifest = services.get_visible(db.session, current_user, manifest_id)
+    lifecycle.ensure_allowed("cancel", manifest, current_user)  # 403/409 before the form
     try:
         data = CancelSchema().load(request.form)
         lifecycle.cancel(db.session, utcnow(), manifest, current_user, data["reason"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from hazwaste.schemas import N_, BaseSchema, one_of
+from hazwaste.schemas import N_, BaseSchema, Id, one_of
 
 MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error=N_("A month looks like 2026-03."))
 REGION = validate.Regexp(r"^\d{2,6}$", error=N_("A region code prefix has 2 to 6 digits."))
@@ -14,9 +14,7 @@ WASTE_CODE = validate.Regexp(
 
 
 class BalanceFilterSchema(BaseSchema):
-    organization_id = fields.Integer(
-        load_default=None, validate=validate.Range(min=1, max=2**31 - 1)
-    )
+    organization_id = Id(load_default=None)
     region = fields.String(load_default=None, validate=REGION)
     waste_code = fields.String(load_default=None, validate=WASTE_CODE)
     month_from = fields.String(load_default=None, validate=MONTH)

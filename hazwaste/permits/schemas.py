@@ -18,7 +18,7 @@ from marshmallow import ValidationError, fields, pre_load, validate, validates
 
 from hazwaste.db import KG_PER_TONNE, utcnow
 from hazwaste.permits.models import CarrierPermit, Licence
-from hazwaste.schemas import LIST_MAX_ITEMS, N_, BaseSchema, BoundedList, Weight, length
+from hazwaste.schemas import LIST_MAX_ITEMS, N_, BaseSchema, BoundedList, Id, Weight, length
 
 WASTE_CODE_RE = re.compile(r"^\d{3}-\d{3}-\d{2}$")
 CATEGORY_RE = re.compile(r"^HW\d{2}$")
@@ -122,7 +122,7 @@ class VehicleActiveSchema(BaseSchema):
 class DriverSchema(BaseSchema):
     """Papers of a driver: the user (role driver) and the licences a roadside check asks for."""
 
-    user_id = fields.Integer(required=True)
+    user_id = Id(required=True)
     licence_number = fields.String(required=True, validate=length(1, 40))
     qualification_number = fields.String(required=True, validate=length(1, 40))
     qualification_valid_to = fields.Date(required=True)
@@ -131,7 +131,7 @@ class DriverSchema(BaseSchema):
 class CoverageQuerySchema(BaseSchema):
     """Does the receiver hold a licence covering the waste code on the date (default today)?"""
 
-    receiver_id = fields.Integer(required=True)
+    receiver_id = Id(required=True)
     waste_code = fields.String(required=True, validate=WASTE_CODE)
     on = fields.Date(load_default=None)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from hazwaste.manifests.schemas import WASTE_CODE
-from hazwaste.schemas import N_, BaseSchema, Weight, length
+from hazwaste.schemas import N_, BaseSchema, Id, Weight, length
 
 #: Plan years accepted anywhere (forms, API, CSV).
 YEAR_MIN, YEAR_MAX = 2000, 2100
@@ -39,7 +39,7 @@ class PlanFormSchema(BaseSchema):
     planned_transfer_kg = Weight(
         unit="t", positive=False, required=True, data_key="planned_transfer_t"
     )
-    intended_receiver_id = fields.Integer(load_default=None)
+    intended_receiver_id = Id(load_default=None)
     note = fields.String(load_default="", validate=length(max=NOTE_MAX))
 
 
@@ -50,7 +50,7 @@ class PlanSchema(BaseSchema):
     waste_code = fields.String(required=True, validate=WASTE_CODE)
     planned_generation_kg = Weight(positive=False, required=True)
     planned_transfer_kg = Weight(positive=False, required=True)
-    intended_receiver_id = fields.Integer(load_default=None, allow_none=True)
+    intended_receiver_id = Id(load_default=None, allow_none=True)
     note = fields.String(load_default="", validate=length(max=NOTE_MAX))
 
 

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
+from hazwaste.errors import INT_MAX
 from hazwaste.reconciliation.models import CaseStatus, FlagStatus, Severity
 from hazwaste.reconciliation.queries import SORTS
 from hazwaste.reconciliation.rules import REGISTRY
-from hazwaste.schemas import N_, BaseSchema, length, one_of
+from hazwaste.schemas import N_, BaseSchema, Id, PageNumber, length, one_of
 
 
 def _tonnage(value: Decimal) -> None:
@@ -18,6 +19,15 @@ def _tonnage(value: Decimal) -> None:
     # carry the bounds as quantized strings, which is not a valid schema.
     if not Decimal(0) <= value <= Decimal(1000000):
         raise ValidationError(N_("A tonnage of 0 or more."))
+
+
+ASSIGNEE_MESSAGE = N_("Choose an inspector, mine or unassigned.")
+
+
+def _assignee_in_range(value: str) -> None:
+    # A user id must fit the id columns (PostgreSQL: "integer out of range" otherwise).
+    if value.isascii() and value.isdigit() and int(value) > INT_MAX:
+        raise ValidationError(ASSIGNEE_MESSAGE)
 
 
 class FlagFilterSchema(BaseSchema):
@@ -29,13 +39,14 @@ class FlagFilterSchema(BaseSchema):
         validate=validate.Regexp(r"^\d{2,6}$", error=N_("A region code prefix has 2 to 6 digits.")),
     )
     period = fields.String(load_default=None, validate=length(max=60))
-    organization_id = fields.Integer(load_default=None)
+    organization_id = Id(load_default=None)
     case_status = fields.String(load_default=None, validate=one_of([s.value for s in CaseStatus]))
     assignee = fields.String(
         load_default=None,
-        validate=validate.Regexp(
-            r"^(mine|none|\d{1,10})$", error=N_("Choose an inspector, mine or unassigned.")
-        ),
+        validate=[
+            validate.Regexp(r"^(mine|none|[0-9]{1,10})$", error=ASSIGNEE_MESSAGE),
+            _assignee_in_range,
+        ],
     )
     age_days = fields.Integer(
         load_default=None,
@@ -43,7 +54,7 @@ class FlagFilterSchema(BaseSchema):
     )
     min_tonnes = fields.Decimal(load_default=None, places=3, validate=_tonnage)
     sort = fields.String(load_default=None, validate=one_of(list(SORTS)))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = PageNumber()
     per_page = fields.Integer(load_default=None, validate=validate.Range(min=1, max=200))
 
 
