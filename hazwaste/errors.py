@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, StatementError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as HTTPNotFound
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 from werkzeug.routing import ValidationError as RouteValidationError
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,20 @@ class IdConverter(IntegerConverter):
             raise HTTPNotFound() from None
 
 
+class DigitsConverter(BaseConverter):
+    """``<digits:…>``: a manifest number or a row id, ASCII digits, kept as text.
+
+    A plain ``<…>`` string part matches anything, so ``PATCH /api/v1/manifests/abc`` matched
+    ``GET …/<number_or_id>`` and answered 405 as if the address existed for other methods;
+    with this converter such a path matches no route and is a 404.
+    """
+
+    # The same pattern as ``<int:…>`` (any length, signed): a narrower one would leave paths
+    # that only the other method's rule matches (405 again); the lookup answers 404 for
+    # what it cannot find, a negative number included.
+    regex = r"-?[0-9]+"
+
+
 def _too_large_message() -> str:
     from flask_babel import format_decimal
 
@@ -196,6 +210,7 @@ def _too_large_message() -> str:
 def init_app(app: Flask) -> None:
     # Before the domains register their routes, so every <int:…> rule uses it.
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["digits"] = DigitsConverter
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:

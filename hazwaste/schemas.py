@@ -282,6 +282,7 @@ class Amount(fields.Field):
         "invalid": N_("Enter a number, for example 1250.5."),
         "positive": N_("Must be greater than zero."),
         "negative": N_("Must not be negative."),
+        "precision": N_("At most three decimals (one gram)."),
         "too_large": N_("Too large."),
     }
 

@@ -15,6 +15,7 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import NumberConverter
 
 from hazwaste.api.core import IDEMPOTENCY_KEY_MAX
+from hazwaste.errors import DigitsConverter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -185,7 +186,9 @@ def path_parameters(op: Operation, rule: Rule | None) -> list[dict[str, Any]]:
     for index, name in enumerate(names):
         converter = converters[index] if index < len(converters) else None
         schema: dict[str, Any] = {"type": "string", "minLength": 1}
-        if isinstance(converter, NumberConverter):
+        if isinstance(converter, DigitsConverter):
+            schema = {"type": "string", "pattern": "^[0-9]+$"}  # what can be found
+        elif isinstance(converter, NumberConverter):
             schema = {"type": "integer", "minimum": 1}
             if converter.max is not None:
                 schema["maximum"] = converter.max

@@ -20,7 +20,7 @@ STATUSES = {
 }
 
 
-@bp.get("/manifests/<number_or_id>/pdf")
+@bp.get("/manifests/<digits:number_or_id>/pdf")
 @token_required
 @document(
     "/api/v1/manifests/{number_or_id}/pdf",
@@ -34,7 +34,7 @@ def manifest_pdf(number_or_id: str) -> Any:
     return pdf_response(documents.issued_manifest(db.session, current_api_user(), number_or_id))
 
 
-@bp.get("/manifests/<number_or_id>/qr.png")
+@bp.get("/manifests/<digits:number_or_id>/qr.png")
 @token_required
 @document(
     "/api/v1/manifests/{number_or_id}/qr.png",

@@ -141,7 +141,7 @@ def list_manifests() -> Any:
     return ok(ManifestOutSchema(many=True).dump(page.items), **page.meta())
 
 
-@bp.get("/manifests/<number_or_id>")
+@bp.get("/manifests/<digits:number_or_id>")
 @token_required
 @document(
     "/api/v1/manifests/{number_or_id}",
@@ -370,7 +370,7 @@ for _action in ACTIONS:
     _register(_action)
 
 
-@bp.get("/manifests/<number_or_id>/events")
+@bp.get("/manifests/<digits:number_or_id>/events")
 @token_required
 @document(
     "/api/v1/manifests/{number_or_id}/events",

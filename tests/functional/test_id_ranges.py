@@ -142,6 +142,18 @@ def test_negative_manifest_id_is_404_not_405(client, demo):
     assert client.get("/api/v1/manifests/-1", headers=headers).status_code == 404
 
 
+@pytest.mark.parametrize("segment", ["abc", "%C2%A2", "false", "1.5", "9" * 21])
+def test_non_numeric_manifest_segment_is_404_not_405(client, demo, segment):
+    """``PATCH …/¢`` used to reach the ``GET …/<number_or_id>`` route: 405 (found by the fuzzer)."""
+    headers = {**api_token(client, "producer@demo.test"), **EN}
+    for method in ("PATCH", "GET"):
+        response = client.open(f"/api/v1/manifests/{segment}", method=method, headers=headers)
+        assert response.status_code == 404, (method, segment, response.status_code)
+    for tail in ("events", "pdf", "qr.png"):
+        response = client.get(f"/api/v1/manifests/{segment}/{tail}", headers=headers)
+        assert response.status_code == 404, (tail, segment, response.status_code)
+
+
 # -- JSON bodies and forms ---------------------------------------------------------------------
 
 

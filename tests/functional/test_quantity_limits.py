@@ -54,6 +54,29 @@ def page_says(response: Any, message: str = "Too large.") -> None:
 # -- the one validation ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("value", ["1e-25", "-25176993648119727253583.07", 1e-174])
+def test_api_manifest_line_odd_amounts_are_field_messages(client, session, demo, value):
+    """An amount far below a gram (the fuzzer's ``2.4e-174``) raised an unknown error key."""
+    headers = {**api_token(client, "producer@demo.test"), **EN}
+    body = {
+        "carrier_id": demo.orgs["carrier"].id,
+        "receiver_id": demo.orgs["receiver"].id,
+        "planned_date": "2026-12-01",
+        "lines": [
+            {
+                "waste_code": "900-249-08",
+                "physical_form": "liquid",
+                "hazards": ["T"],
+                "packaging": "桶",
+                "declared_qty": value,
+            }
+        ],
+    }
+    before = count(session, ManifestEvent)
+    assert api_field(client.post("/api/v1/manifests", json=body, headers=headers), "lines", 0)
+    assert count(session, ManifestEvent) == before
+
+
 @pytest.mark.parametrize("value", [*HUGE_JSON, "9" * 40, "-1e30", 1e12, "999999999999.9995"])
 @pytest.mark.parametrize("scale", [None, Decimal(1000)])
 def test_parse_quantity_refuses_huge_numbers_without_decimal_errors(value, scale):
