@@ -87,6 +87,8 @@ def worker_command(workers: int | None) -> None:
     if queue is None:
         raise click.ClickException("the queue is off (HAZWASTE_QUEUE_URL=off): use run-pending")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)  # a line per task and per sweep
+    logging.getLogger("huey.consumer").setLevel(logging.INFO)  # start, stop, health
     consumer = queue.consumer(workers or int(current_app.config["JOB_WORKERS"]))
     queue.task("sweep")()  # at start: whatever was left pending while no worker ran
     consumer.run()

@@ -27,6 +27,9 @@ from hazwaste.jobs import outbox
 
 HUEY_EXTENSION = "hazwaste.jobs.huey"
 HUEY_NAME = "hazwaste"
+#: Longest wait between two polls of an idle queue (Huey backs off up to this). Redis blocks on
+#: the list instead of polling; SQLite is polled, so this bounds a job's start latency.
+POLL_MAX_DELAY = 1.0
 SCHEMES = ("redis://", "rediss://", "unix://", "sqlite:///", "memory://")
 
 
@@ -120,7 +123,9 @@ class Queue:
 
     def consumer(self, workers: int) -> Any:
         """A Huey consumer running jobs in ``workers`` threads, with the periodic sweeper."""
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+        return self.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=True, max_delay=POLL_MAX_DELAY
+        )
 
 
 def init_app(app: Flask) -> Queue | None:
