@@ -164,3 +164,75 @@ def test_queue_url_choices(tmp_path):
     assert type(make_huey("redis://127.0.0.1:1/0", str(tmp_path))).__name__ == "RedisHuey"
     with pytest.raises(ValueError, match="unsupported queue URL"):
         make_huey("amqp://broker", str(tmp_path))
+
+
+CRASHING_PROCESS = r"""
+import os, sys
+from datetime import timedelta
+from hazwaste import create_app
+from hazwaste.db import utcnow
+from hazwaste.extensions import db
+from hazwaste.jobs import outbox
+from tests.conftest import test_config
+
+class DiesBeforePushing:
+    def push(self, job_ids, eta=None):
+        os._exit(137)  # as if killed -9 between COMMIT and the push to the queue
+
+app = create_app(test_config(sys.argv[1], QUEUE_URL=sys.argv[2]))
+with app.app_context():
+    app.extensions[outbox.PUSHER_EXTENSION] = DiesBeforePushing()
+    outbox.enqueue(db.session, utcnow(), "reconcile.manifest", {"manifest_id": 424242})
+    db.session.commit()
+print("not reached")
+"""
+
+
+def test_job_survives_a_crash_of_the_process_between_commit_and_push(tmp_path):
+    """A real process commits a job and dies before pushing it; a worker started afterwards
+    finds it with its first sweep, runs it once, and a second sweep finds nothing."""
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from flask_migrate import upgrade
+
+    from hazwaste import create_app
+    from hazwaste.reconciliation.models import ReconciliationRun
+    from tests.conftest import ROOT, test_config
+
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    queue_url = f"sqlite:///{tmp_path / 'queue.db'}"
+    config = test_config(url, QUEUE_URL=queue_url, JOB_SWEEP_GRACE=timedelta(0))
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_PROCESS, url, queue_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert crashed.returncode == 137, crashed.stderr[-2000:]
+    assert "not reached" not in crashed.stdout
+
+    restarted = create_app(config)  # the worker machine, after the crash
+    from hazwaste.jobs.queue import get_queue
+
+    queue = get_queue(restarted)
+    assert queue is not None and queue.huey.pending_count() == 0  # the push was lost
+    with restarted.app_context():
+        [job] = db.session.query(OutboxJob).all()
+        assert job.status is JobStatus.PENDING
+        db.session.rollback()
+    queue.task("sweep")()  # what a starting worker does first
+    assert drain(queue) == [1, outbox.DONE]
+    queue.task("sweep")()
+    assert drain(queue) == [0]
+    with restarted.app_context():
+        assert db.session.query(OutboxJob).one().status is JobStatus.DONE
+        runs = db.session.query(ReconciliationRun).all()
+        assert [r.scope for r in runs] == ["manifest:424242"]  # ran exactly once
+        db.session.remove()
+        db.engine.dispose()
