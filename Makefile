@@ -21,11 +21,16 @@ $(STAMP): pyproject.toml
 
 translations: $(MO)
 
-## Set up (virtualenv, migrations, reference and demo data on first run) and serve the demo.
+## Set up (virtualenv, migrations, reference and demo data on first run) and serve the demo
+## with its job worker (one command; Ctrl-C stops both).
 run: $(STAMP) translations
 	$(FLASK) db upgrade
 	$(FLASK) load-reference
 	$(FLASK) seed-demo --if-empty
+	@# The job worker (after-commit work, queue in instance/queue.db) runs beside the web
+	@# server; Ctrl-C reaches both, and the trap stops the worker however the server ends.
+	@$(FLASK) jobs worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	HAZWASTE_SECURE_COOKIES=0 HAZWASTE_PUBLIC_BASE_URL=http://127.0.0.1:5000 $(FLASK) run --host 127.0.0.1 --port 5000
 
 ## Set up and run the whole suite (PostgreSQL and browser tests run when available).

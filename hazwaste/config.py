@@ -92,6 +92,24 @@ RECONCILIATION_WORK_MEM = "256MB"
 #: by one transaction). One per core of the database server is the useful maximum.
 RECONCILIATION_WORKERS = 2
 
+#: After-commit jobs (hazwaste.jobs): a failing job is tried this many times in all, waiting
+#: JOB_RETRY_BASE_DELAY × 2^(failures − 1) between tries (at most JOB_RETRY_MAX_DELAY), then
+#: it lands on the dead-letter list (/admin/jobs). HAZWASTE_JOB_MAX_ATTEMPTS and
+#: HAZWASTE_JOB_RETRY_BASE_DELAY (seconds) override the first two.
+JOB_MAX_ATTEMPTS = 8
+JOB_RETRY_BASE_DELAY = timedelta(seconds=5)
+JOB_RETRY_MAX_DELAY = timedelta(hours=1)
+#: A job that cannot run yet without failing (a full reconciliation holds the lock) waits this.
+JOB_DEFER_DELAY = timedelta(seconds=30)
+#: The sweeper runs this often and re-pushes pending jobs overdue by JOB_SWEEP_GRACE (their
+#: push after commit was lost), each at most once per JOB_SWEEP_REPUSH, JOB_SWEEP_BATCH a time.
+JOB_SWEEP_INTERVAL = timedelta(seconds=5)
+JOB_SWEEP_GRACE = timedelta(seconds=5)
+JOB_SWEEP_REPUSH = timedelta(minutes=1)
+JOB_SWEEP_BATCH = 500
+#: Threads of one ``flask jobs worker`` (HAZWASTE_JOB_WORKERS); run more workers for more.
+JOB_WORKERS = 2
+
 
 def _reconciliation_settings() -> dict[str, float | int]:
     settings = dict(RECONCILIATION_DEFAULTS)
@@ -188,6 +206,24 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         RECONCILIATION_WORKERS=int(
             os.environ.get("HAZWASTE_RECON_WORKERS", RECONCILIATION_WORKERS)
         ),
+        # The job queue (hazwaste.jobs.queue): SQLite file in instance/ by default, redis://…
+        # in production, "off" to run the outbox from cron (flask jobs run-pending) only.
+        QUEUE_URL=os.environ.get("HAZWASTE_QUEUE_URL", ""),
+        JOB_MAX_ATTEMPTS=int(os.environ.get("HAZWASTE_JOB_MAX_ATTEMPTS", JOB_MAX_ATTEMPTS)),
+        JOB_RETRY_BASE_DELAY=timedelta(
+            seconds=float(
+                os.environ.get(
+                    "HAZWASTE_JOB_RETRY_BASE_DELAY", JOB_RETRY_BASE_DELAY.total_seconds()
+                )
+            )
+        ),
+        JOB_RETRY_MAX_DELAY=JOB_RETRY_MAX_DELAY,
+        JOB_DEFER_DELAY=JOB_DEFER_DELAY,
+        JOB_SWEEP_INTERVAL=JOB_SWEEP_INTERVAL,
+        JOB_SWEEP_GRACE=JOB_SWEEP_GRACE,
+        JOB_SWEEP_REPUSH=JOB_SWEEP_REPUSH,
+        JOB_SWEEP_BATCH=JOB_SWEEP_BATCH,
+        JOB_WORKERS=int(os.environ.get("HAZWASTE_JOB_WORKERS", JOB_WORKERS)),
         # External base URL for QR codes and links in PDFs, never the request's Host header;
         # required in production (hazwaste.public_url).
         PUBLIC_BASE_URL=os.environ.get("HAZWASTE_PUBLIC_BASE_URL", ""),

@@ -11,6 +11,7 @@ from hazwaste.catalog.models import (
     WasteCategory,
     WasteCode,
 )
+from hazwaste.jobs.models import OutboxJob
 from hazwaste.ledger.models import Container, ContainerSequence, LedgerEntry
 from hazwaste.manifests.models import (
     Manifest,
@@ -51,6 +52,7 @@ __all__ = [
     "ManifestLine",
     "ManifestSerial",
     "Organization",
+    "OutboxJob",
     "ReconciliationRun",
     "Region",
     "RegulatorBody",

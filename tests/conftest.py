@@ -52,6 +52,8 @@ def test_config(url: str, **extra: Any) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": False,
         "PASSWORD_HASH_PARAMS": FAST_HASH,
         "PUBLIC_BASE_URL": "http://localhost",
+        # No queue: tests run outbox jobs themselves (the ``run_jobs`` fixture), no threads.
+        "QUEUE_URL": "off",
         **extra,
     }
 
@@ -158,6 +160,20 @@ def client(app: Flask, session: Session) -> FlaskClient:
 @pytest.fixture()
 def now() -> datetime:
     return datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture()
+def run_jobs(session: Session) -> Any:
+    """``run_jobs(now)``: run the outbox jobs due at ``now`` as a worker would (each in its
+    own transaction, here a savepoint), synchronously; returns the count of each outcome."""
+    from hazwaste.jobs.outbox import run_pending
+
+    def run(at: datetime) -> dict[str, int]:
+        counts = run_pending(session, at)
+        session.expire_all()
+        return counts
+
+    return run
 
 
 @pytest.fixture()

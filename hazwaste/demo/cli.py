@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from hazwaste.db import utcnow
 from hazwaste.demo.services import DEMO_PASSWORD, DemoRefused, seed_demo
 from hazwaste.extensions import db
+from hazwaste.jobs import outbox
 
 
 @click.command("seed-demo")
@@ -25,6 +26,9 @@ def seed_demo_command(force: bool, if_empty: bool) -> None:
             return
         raise click.ClickException(f"refusing to seed: {exc} (use --force)") from exc
     db.session.commit()
+    # The receipts enqueued their incremental reconciliations: run them now rather than
+    # leave them to the first worker (the full run above already raised the flags).
+    outbox.run_pending(db.session, utcnow())
     click.echo(
         f"Demo data loaded: {len(world.orgs)} organizations, {len(world.users)} users. "
         f"Every demo account's password is {DEMO_PASSWORD!r} (demo only)."

@@ -1,6 +1,8 @@
 """Signals other domains subscribe to, so the manifest module never imports them.
 
-Receivers run inside the sender's transaction (before the single commit of the request).
+Receivers run inside the sender's transaction (before the single commit of the request), so
+they should only record what must happen and enqueue the work itself as an outbox job
+(``hazwaste.jobs.outbox.enqueue``), which runs after commit, outside the hand-off's locks.
 """
 
 from blinker import Namespace

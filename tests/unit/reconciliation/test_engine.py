@@ -52,10 +52,12 @@ def test_second_run_refused_while_another_is_running(app, session, now):
             recon.start(session, now)
 
 
-def test_receipt_triggers_incremental_run_for_that_manifest(session, now, journey):
+def test_receipt_triggers_incremental_run_for_that_manifest(session, now, journey, run_jobs):
     j = journey(now).pickup(now).deliver(now + HOUR)
     j.receive(now + 2 * HOUR, factor="0.5")  # big weight gap
-    session.expire_all()
+    # The receipt only enqueued the run (an outbox job); a worker runs it after commit.
+    assert session.query(Flag).filter(Flag.rule == "WEIGHT_GAP").count() == 0
+    assert run_jobs(now + 2 * HOUR) == {"done": 1}
     flagged = session.query(Flag).filter(Flag.rule == "WEIGHT_GAP").all()
     assert {f.manifest_id for f in flagged} == {j.manifest.id}
     runs = session.query(ReconciliationRun).all()
