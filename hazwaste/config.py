@@ -166,6 +166,9 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         RECONCILIATION_WORKERS=int(
             os.environ.get("HAZWASTE_RECON_WORKERS", RECONCILIATION_WORKERS)
         ),
+        # Ed25519 key signing the audit log's tree heads: PEM text or a file's path; unset,
+        # instance/audit_signing_key (generated on first use, mode 0600).
+        AUDIT_SIGNING_KEY=os.environ.get("HAZWASTE_AUDIT_SIGNING_KEY", ""),
         # External base URL for QR codes and links in PDFs; falls back to the request's host.
         PUBLIC_BASE_URL=os.environ.get("HAZWASTE_PUBLIC_BASE_URL", ""),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from hazwaste.audit.services import checkpoint
 from hazwaste.db import utcnow
 from hazwaste.demo.services import DEMO_PASSWORD, DemoRefused, seed_demo
 from hazwaste.extensions import db
@@ -24,6 +25,9 @@ def seed_demo_command(force: bool, if_empty: bool) -> None:
             click.echo("Demo data: database already has data; left as it is.")
             return
         raise click.ClickException(f"refusing to seed: {exc} (use --force)") from exc
+    db.session.commit()
+    # Sign a first tree head over the demo's audit entries (the job does it later on).
+    checkpoint(db.session, utcnow())
     db.session.commit()
     click.echo(
         f"Demo data loaded: {len(world.orgs)} organizations, {len(world.users)} users. "
