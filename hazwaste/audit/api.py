@@ -21,7 +21,7 @@ from hazwaste.accounts import services as account_services
 from hazwaste.api.core import bp, load_query, ok
 from hazwaste.api.spec import document
 from hazwaste.audit import services, signing
-from hazwaste.audit.models import AuditCheckpoint, AuditEntry
+from hazwaste.audit.models import AuditCheckpoint
 from hazwaste.db import utcnow
 from hazwaste.extensions import db
 from hazwaste.pagination import paginate
@@ -159,10 +159,6 @@ def _is_platform_admin() -> bool:
     return bool(row is not None and row.user.is_platform_admin)
 
 
-def _entry_out(entry: AuditEntry) -> dict[str, Any]:
-    return EntryOutSchema().dump(entry)
-
-
 @bp.get("/audit/entries/<int:entry_id>/proof")
 @document(
     "/api/v1/audit/entries/{entry_id}/proof",
@@ -189,7 +185,7 @@ def entry_proof(entry_id: int) -> Any:
         "leaf_input": proof.entry.hash,
         "audit_path": [h.hex() for h in proof.path],
         "checkpoint": proof.checkpoint,
-        "entry": _entry_out(proof.entry) if _is_platform_admin() else None,
+        "entry": proof.entry if _is_platform_admin() else None,
     }
     return ok(InclusionOutSchema().dump(body))
 

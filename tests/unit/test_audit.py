@@ -186,16 +186,10 @@ def test_forged_entry_inserted_into_a_chain_is_found(session, now):
     position 1: the real position-2 entry no longer links to its predecessor."""
     entries = record_some(session, now, 3, subjects=1)
     first = entries[0]
-    session.execute(
-        text("UPDATE audit_entries SET chain_seq = chain_seq + 10 WHERE chain_seq > 1")
-    )
-    session.execute(
-        text("UPDATE audit_entries SET chain_seq = chain_seq - 9 WHERE chain_seq > 10")
-    )
+    session.execute(text("UPDATE audit_entries SET chain_seq = chain_seq + 10 WHERE chain_seq > 1"))
+    session.execute(text("UPDATE audit_entries SET chain_seq = chain_seq - 9 WHERE chain_seq > 10"))
     salt = "11" * 16
-    digest = audit.entry_hash(
-        first.hash, 2, salt, now, None, "test.forged", "thing", "0", "{}"
-    )
+    digest = audit.entry_hash(first.hash, 2, salt, now, None, "test.forged", "thing", "0", "{}")
     session.execute(
         text(
             "INSERT INTO audit_entries (occurred_at, actor_user_id, action, object_type,"
