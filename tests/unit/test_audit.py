@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -43,7 +44,7 @@ def test_each_subject_has_its_own_chain(session, now):
         chain = [e for e in entries if e.object_id == subject]
         assert [e.chain_seq for e in chain] == [1, 2, 3]
         assert chain[0].prev_hash == GENESIS_HASH and chain[0].prev_id is None
-        for before, after in zip(chain, chain[1:], strict=False):
+        for before, after in itertools.pairwise(chain):
             assert (after.prev_id, after.prev_hash) == (before.id, before.hash)
     assert all(e.seq is None for e in entries), "only the checkpoint gives log positions"
     assert len({e.salt for e in entries}) == 6

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from hazwaste.audit import merkle
 from hazwaste.audit import services as audit
-from hazwaste.audit.models import AuditCheckpoint, AuditEntry, AuditTreeNode
+from hazwaste.audit.models import AuditEntry, AuditTreeNode
 from hazwaste.audit.signing import load_signing_key, signed_bytes, timestamp_ms
 
 # RFC 6962 test data as used by the Certificate Transparency reference implementations, and
@@ -216,7 +216,7 @@ def test_root_signed_by_a_forger_is_found(app, session, now):
             "id": head.id,
         },
     )
-    result, output = broken(app, session)
+    result, _output = broken(app, session)
     assert (result.checkpoint_id, result.reason) == (head.id, "its signature does not verify")
 
 
@@ -231,7 +231,7 @@ def test_wrong_root_with_a_valid_signature_is_found(app, session, now):
         text("UPDATE audit_checkpoints SET root_hash = :r, signature = :s WHERE id = :id"),
         {"r": root.hex(), "s": base64.b64encode(signature).decode(), "id": head.id},
     )
-    result, output = broken(app, session)
+    result, _output = broken(app, session)
     assert result.checkpoint_id == head.id
     assert result.first_broken_id == entries[-1].id
     assert "is not the root of the entries it covers" in result.reason
@@ -245,12 +245,12 @@ def test_forged_signature_is_found(app, session, now):
         text("UPDATE audit_checkpoints SET signature = :s WHERE id = :id"),
         {"s": base64.b64encode(bytes(signature)).decode(), "id": head.id},
     )
-    result, output = broken(app, session)
+    result, _output = broken(app, session)
     assert (result.checkpoint_id, result.reason) == (head.id, "its signature does not verify")
 
 
 def test_deleted_checkpoint_leaf_is_found(app, session, now):
-    entries, head = checkpointed(session, now)
+    entries, _head = checkpointed(session, now)
     session.execute(text("DELETE FROM audit_tree_nodes WHERE level = 0 AND idx = 4"))
     result, output = broken(app, session)
     assert result.first_broken_id == entries[4].id
@@ -306,7 +306,7 @@ def test_deleted_newest_entry_of_a_chain_is_found(app, session, now):
 
 
 def test_forged_entry_given_a_log_position_is_found(app, session, now):
-    entries, _ = checkpointed(session, now)
+    _entries, _ = checkpointed(session, now)
     forged = audit.record(
         session, now, actor_user_id=None, action="test.forged", object_type="other", object_id=1
     )

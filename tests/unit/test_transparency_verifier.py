@@ -214,7 +214,7 @@ def test_consistency_for_every_pair_of_small_trees(app, client, session, now):
 
 def test_full_entry_only_for_platform_administrators(app, client, session, now):
     admin = factories.platform_admin(session, now, email="root2@factory.test")
-    org, org_admin = factories.organization(session, now, approved_by=admin)
+    _org, org_admin = factories.organization(session, now, approved_by=admin)
     session.commit()
     checkpoint(app)
     entry_id = entry_ids(session)[-1]
