@@ -238,6 +238,8 @@ def checkpoint(
         return None
     edge = merkle.perfect_parts(0, size)
     stored = _fetch_nodes(session, set(edge))
+    if len(stored) != len(edge):
+        raise RuntimeError("the stored Merkle tree lacks nodes: run flask audit verify")
     frontier = merkle.Frontier(size, [stored[coord] for coord in edge])
     nodes: list[dict[str, Any]] = []
     sequence: list[dict[str, Any]] = []
@@ -282,6 +284,15 @@ def _checkpoint_of_size(session: Session, tree_size: int | None) -> AuditCheckpo
     return found
 
 
+def _hash_ranges(session: Session, ranges: list[merkle.Range]) -> list[bytes]:
+    try:
+        return merkle.hash_ranges(ranges, lambda coords: _fetch_nodes(session, coords))
+    except KeyError as exc:  # a deleted node: answer clearly, never a 500
+        raise Conflict(
+            _("The stored audit tree is damaged; the operator must run flask audit verify.")
+        ) from exc
+
+
 @dataclass
 class InclusionProof:
     entry: AuditEntry
@@ -305,7 +316,7 @@ def inclusion_proof(
             _("This entry is not in that tree head yet: it joins at the next checkpoint.")
         )
     ranges = merkle.inclusion_ranges(entry.seq, head.tree_size)
-    path = merkle.hash_ranges(ranges, lambda coords: _fetch_nodes(session, coords))
+    path = _hash_ranges(session, ranges)
     return InclusionProof(entry, entry.seq, head, path)
 
 
@@ -326,7 +337,7 @@ def consistency_proof(session: Session, first: int, second: int) -> ConsistencyP
     older = _checkpoint_of_size(session, first)
     newer = _checkpoint_of_size(session, second)
     ranges = merkle.consistency_ranges(first, second) if first < second else []
-    path = merkle.hash_ranges(ranges, lambda coords: _fetch_nodes(session, coords))
+    path = _hash_ranges(session, ranges)
     return ConsistencyProof(older, newer, path)
 
 

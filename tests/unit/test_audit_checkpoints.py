@@ -359,3 +359,18 @@ def test_signing_key_is_generated_once_with_mode_0600(tmp_path):
     assert load_signing_key(pem, "/nonexistent").public_key() == key.public_key()
     with pytest.raises(FileNotFoundError):
         load_signing_key(str(tmp_path / "missing"), tmp_path)
+
+
+def test_damaged_tree_is_a_clear_answer_not_a_crash(app, client, session, now):
+    entries, head = checkpointed(session, now)
+    # Leaves 0-7 (in leaf 8's inclusion path) and leaf 8 (in the 6 → 9 consistency proof).
+    session.execute(text("DELETE FROM audit_tree_nodes WHERE level = 3 AND idx = 0"))
+    session.execute(text("DELETE FROM audit_tree_nodes WHERE level = 0 AND idx = 8"))
+    response = client.get(f"/api/v1/audit/entries/{entries[8].id}/proof")
+    assert response.status_code == 409
+    assert "flask audit verify" in response.get_json()["error"]["message"]
+    response = client.get(f"/api/v1/audit/consistency?first=6&second={head.tree_size}")
+    assert response.status_code == 409
+    record_some(session, now, 1)
+    with pytest.raises(RuntimeError, match="lacks nodes"):
+        audit.checkpoint(session, now)
