@@ -206,6 +206,9 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         RECONCILIATION_WORKERS=int(
             os.environ.get("HAZWASTE_RECON_WORKERS", RECONCILIATION_WORKERS)
         ),
+        # Ed25519 key signing the audit log's tree heads: PEM text or a file's path; unset,
+        # instance/audit_signing_key (generated on first use, mode 0600).
+        AUDIT_SIGNING_KEY=os.environ.get("HAZWASTE_AUDIT_SIGNING_KEY", ""),
         # The job queue (hazwaste.jobs.queue): SQLite file in instance/ by default, redis://…
         # in production, "off" to run the outbox from cron (flask jobs run-pending) only.
         QUEUE_URL=os.environ.get("HAZWASTE_QUEUE_URL", ""),

@@ -2,7 +2,7 @@
 
 from hazwaste.accounts.models import ApiToken, Organization, RegulatorBody, User, UserSession
 from hazwaste.api.models import IdempotencyRecord
-from hazwaste.audit.models import AuditEntry, AuditHead
+from hazwaste.audit.models import AuditCheckpoint, AuditEntry, AuditTreeNode
 from hazwaste.catalog.models import (
     CatalogEdition,
     Exemption,
@@ -32,8 +32,9 @@ from hazwaste.reconciliation.models import Flag, ReconciliationRun
 
 __all__ = [
     "ApiToken",
+    "AuditCheckpoint",
     "AuditEntry",
-    "AuditHead",
+    "AuditTreeNode",
     "CarrierPermit",
     "CatalogEdition",
     "Container",

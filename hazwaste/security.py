@@ -65,8 +65,13 @@ SECURITY_HEADERS = {
 
 def _behind_login() -> bool:
     """True when the request was answered for a logged-in user or an API token holder, or
-    changed something (a login, ``POST /api/v1/auth/token`` whose body is a new token)."""
+    changed something (a login, ``POST /api/v1/auth/token`` whose body is a new token).
+
+    A request carrying credentials counts even where the view reads them only optionally
+    (the public audit proofs show more to a platform administrator's token)."""
     if g.get("api_user") is not None or request.method not in {"GET", "HEAD"}:
+        return True
+    if request.authorization is not None or request.headers.get("Authorization"):
         return True
     return bool(current_user and current_user.is_authenticated)
 

@@ -24,6 +24,24 @@ from sqlalchemy.orm import Session
 from hazwaste import create_app
 from hazwaste.extensions import db, limiter
 
+
+def _test_signing_key() -> str:
+    """One Ed25519 key per test run, as PEM text: checkpoints never touch ``instance/``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
+TEST_SIGNING_KEY = _test_signing_key()
 FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 TEST_SECRET = "test-secret-key-not-for-production"
 
@@ -54,6 +72,7 @@ def test_config(url: str, **extra: Any) -> dict[str, Any]:
         "PUBLIC_BASE_URL": "http://localhost",
         # No queue: tests run outbox jobs themselves (the ``run_jobs`` fixture), no threads.
         "QUEUE_URL": "off",
+        "AUDIT_SIGNING_KEY": TEST_SIGNING_KEY,
         **extra,
     }
 

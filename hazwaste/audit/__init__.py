@@ -1,9 +1,12 @@
-"""Hash-chained audit log of every event."""
+"""Audit log: hash chains per subject, a Merkle tree over all entries, signed tree heads."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    # The API routes register on the API blueprint, which create_app registers after us.
+    from hazwaste.audit import api, views  # noqa: F401
     from hazwaste.audit.cli import audit_cli
 
     app.cli.add_command(audit_cli)
+    app.register_blueprint(views.bp)

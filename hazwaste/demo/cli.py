@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from hazwaste.audit.services import checkpoint
 from hazwaste.db import utcnow
 from hazwaste.demo.services import DEMO_PASSWORD, DemoRefused, seed_demo
 from hazwaste.extensions import db
@@ -29,6 +30,9 @@ def seed_demo_command(force: bool, if_empty: bool) -> None:
     # The receipts enqueued their incremental reconciliations: run them now rather than
     # leave them to the first worker (the full run above already raised the flags).
     outbox.run_pending(db.session, utcnow())
+    # Sign a first tree head over the demo's audit entries (the job does it later on).
+    checkpoint(db.session, utcnow())
+    db.session.commit()
     click.echo(
         f"Demo data loaded: {len(world.orgs)} organizations, {len(world.users)} users. "
         f"Every demo account's password is {DEMO_PASSWORD!r} (demo only)."

@@ -19,7 +19,14 @@ from tests import factories
 from tests.conftest import api_token, login
 
 #: Pages anyone may GET (DESIGN §1: visitors see the front page, register and log in).
-PUBLIC_PAGES = {"web.home", "accounts.login", "accounts.register", "web.healthz"}
+#: The audit log's transparency page is public by design: anyone may copy the tree heads.
+PUBLIC_PAGES = {
+    "web.home",
+    "accounts.login",
+    "accounts.register",
+    "web.healthz",
+    "audit.transparency",
+}
 #: Public by design, with their own rules:
 #: - the language switcher redirects back to a same-site page;
 #: - the manifest QR's scan page shows a logged-out person (a road inspector) the minimal
@@ -27,8 +34,16 @@ PUBLIC_PAGES = {"web.home", "accounts.login", "accounts.register", "web.healthz"
 #: - logging out when not logged in just goes to the front page;
 #: - a 双随机 inspection draw is published (一公开): its page is open to anyone.
 SPECIAL = {"i18n.switch", "scan.manifest", "accounts.logout", "oversight.public_draw"}
-#: API endpoints that cannot need a token: getting one, and the public API description.
-API_PUBLIC = {"api.token", "api.openapi"}
+#: API endpoints that cannot need a token: getting one, the public API description, and the
+#: audit log's tree heads, key and proofs (public so that anyone can check them).
+API_PUBLIC = {
+    "api.token",
+    "api.openapi",
+    "api.checkpoints",
+    "api.checkpoint_key",
+    "api.entry_proof",
+    "api.consistency",
+}
 READ = "GET"
 
 

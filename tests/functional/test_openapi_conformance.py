@@ -12,6 +12,8 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 from sqlalchemy import select
 
+from hazwaste.audit.models import AuditEntry
+from hazwaste.audit.services import checkpoint
 from hazwaste.ledger.models import Container
 from hazwaste.manifests.models import Manifest
 from hazwaste.oversight.models import InspectionDraw
@@ -39,6 +41,7 @@ CALLER = {
     "vehicles": "carrier",
     "drivers": "carrier",
     "auth": "auth",
+    "audit": "regulator",
 }
 
 CONTAINER = {
@@ -173,7 +176,7 @@ def test_every_route_is_documented_and_every_operation_is_a_route(app, client):
     assert documented - routes == set(), "documented operations that are no route"
 
 
-def test_every_documented_operation_answers_as_documented(client, session, world):
+def test_every_documented_operation_answers_as_documented(client, session, now, world):
     spec = client.get("/api/v1/openapi.json").get_json()
     tokens = {role: api_token(client, email) for role, email in DEMO_ROLES.items()}
     # The demo world has no container in store and no inspection draw yet: make one of each.
@@ -187,8 +190,19 @@ def test_every_documented_operation_answers_as_documented(client, session, world
     spare = api_token(client, "producer@demo.test")
     listed = client.get("/api/v1/auth/tokens", headers=spare).get_json()["data"]
     objects["auth"] = {"token_id": next(t["id"] for t in listed if t["current"])}
+    # Two signed tree heads, so the audit proofs have something to prove.
+    first = checkpoint(session, now)
+    client.post("/api/v1/containers", json=CONTAINER, headers=tokens["producer"])
+    second = checkpoint(session, now)
+    session.commit()
+    assert first is not None and second is not None
+    objects["audit"] = {"entry_id": first_id(session, AuditEntry)}
     bodies = valid_bodies(world)
-    required_query = query_values(world)
+    required_query = {
+        **query_values(world),
+        "first": first.tree_size,
+        "second": second.tree_size,
+    }
     problems: list[str] = []
     answered: dict[str, int] = {}
 
@@ -297,14 +311,22 @@ def test_document_conventions(client, session, demo):
             if keys:
                 assert keys[0]["schema"] == {"type": "string", "maxLength": 200}
                 assert {409, 422} <= statuses, label
-    # Only the login is public (the document reads this from each view's token_required).
+    # Only the login and the transparency log are public (read from each view's
+    # token_required).
     public = {
         f"{method.upper()} {path}"
         for path, ops in spec["paths"].items()
         for method, op in ops.items()
         if not op.get("security")
     }
-    assert public == {"POST /api/v1/auth/token"}
+    assert public == {
+        "POST /api/v1/auth/token",
+        # The transparency log: anyone may keep tree heads and check proofs.
+        "GET /api/v1/audit/checkpoints",
+        "GET /api/v1/audit/checkpoints/key",
+        "GET /api/v1/audit/entries/{entry_id}/proof",
+        "GET /api/v1/audit/consistency",
+    }
     assert 429 in {int(s) for s in spec["paths"]["/api/v1/auth/token"]["post"]["responses"]}
     listing = spec["paths"]["/api/v1/manifests"]["get"]["responses"]
     assert "422" in listing

@@ -116,6 +116,17 @@ def test_post_with_the_token_goes_through(csrf_app, now):
     assert response.status_code == 400
 
 
+#: Open without a token: getting one, the API description, the audit log's public proofs.
+PUBLIC_API = {
+    "api.token",
+    "api.openapi",
+    "api.checkpoints",
+    "api.checkpoint_key",
+    "api.entry_proof",
+    "api.consistency",
+}
+
+
 def test_api_is_exempt_from_csrf_but_needs_a_bearer_token(csrf_app, now):
     application, session = csrf_app
     ids = world_ids(session, now)
@@ -132,7 +143,7 @@ def test_api_is_exempt_from_csrf_but_needs_a_bearer_token(csrf_app, now):
     api_rules = [
         r
         for r in application.url_map.iter_rules()
-        if r.rule.startswith("/api/") and r.endpoint not in ("api.token", "api.openapi")
+        if r.rule.startswith("/api/") and r.endpoint not in PUBLIC_API
     ]
     assert api_rules
     for rule in api_rules:
