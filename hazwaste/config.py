@@ -96,6 +96,8 @@ RECONCILIATION_WORKERS = 2
 #: JOB_RETRY_BASE_DELAY × 2^(failures − 1) between tries (at most JOB_RETRY_MAX_DELAY), then
 #: it lands on the dead-letter list (/admin/jobs). HAZWASTE_JOB_MAX_ATTEMPTS and
 #: HAZWASTE_JOB_RETRY_BASE_DELAY (seconds) override the first two.
+#: How often the job workers sign a new audit tree head over the entries recorded since.
+AUDIT_CHECKPOINT_EVERY = timedelta(seconds=10)
 JOB_MAX_ATTEMPTS = 8
 JOB_RETRY_BASE_DELAY = timedelta(seconds=5)
 JOB_RETRY_MAX_DELAY = timedelta(hours=1)
@@ -209,6 +211,13 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         # Ed25519 key signing the audit log's tree heads: PEM text or a file's path; unset,
         # instance/audit_signing_key (generated on first use, mode 0600).
         AUDIT_SIGNING_KEY=os.environ.get("HAZWASTE_AUDIT_SIGNING_KEY", ""),
+        AUDIT_CHECKPOINT_EVERY=timedelta(
+            seconds=float(
+                os.environ.get(
+                    "HAZWASTE_AUDIT_CHECKPOINT_SECONDS", AUDIT_CHECKPOINT_EVERY.total_seconds()
+                )
+            )
+        ),
         # The job queue (hazwaste.jobs.queue): SQLite file in instance/ by default, redis://…
         # in production, "off" to run the outbox from cron (flask jobs run-pending) only.
         QUEUE_URL=os.environ.get("HAZWASTE_QUEUE_URL", ""),

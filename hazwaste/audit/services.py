@@ -269,6 +269,22 @@ def checkpoint(
     return head
 
 
+#: Entries one periodic checkpoint sequences at most (a backlog is taken over several ticks,
+#: each transaction short).
+CHECKPOINT_JOB_BATCH = 20_000
+
+
+def checkpoint_job(session: Session, now: datetime) -> AuditCheckpoint | None:
+    """The job workers' periodic checkpoint: :func:`checkpoint` of a batch, committed."""
+    try:
+        head = checkpoint(session, now, limit=CHECKPOINT_JOB_BATCH)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return head
+
+
 # -- proofs --------------------------------------------------------------------------------------
 
 

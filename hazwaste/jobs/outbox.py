@@ -95,6 +95,21 @@ def register(
     return spec
 
 
+#: Periodic work (name → (function, interval)): run by every worker's scheduler, not from
+#: the outbox (nothing to lose: the next tick does it). Each function takes the session and
+#: ``now``, must be safe to run concurrently with itself and commits its own work.
+_PERIODIC: dict[str, tuple[Callable[[Session, datetime], Any], timedelta]] = {}
+
+
+def register_periodic(name: str, fn: Callable[[Session, datetime], Any], every: timedelta) -> None:
+    """Run ``fn(session, now)`` every ``every`` (at least a second) in the job workers."""
+    _PERIODIC[name] = (fn, every)
+
+
+def periodic() -> dict[str, tuple[Callable[[Session, datetime], Any], timedelta]]:
+    return dict(_PERIODIC)
+
+
 def registered(kind: str) -> JobKind:
     try:
         return _REGISTRY[kind]

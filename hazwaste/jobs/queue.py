@@ -103,15 +103,38 @@ class Queue:
                 finally:
                     db.session.remove()  # type: ignore[attr-defined]
 
+        @huey.task(name="outbox.periodic")
+        def run_periodic(name: str) -> None:
+            from hazwaste.extensions import db
+
+            entry = outbox.periodic().get(name)
+            if entry is None:
+                return
+            with app.app_context():
+                try:
+                    entry[0](db.session, utcnow())
+                finally:
+                    db.session.remove()  # type: ignore[attr-defined]
+
         # Huey's periodic tasks have minute resolution: each minute, schedule a sweep every
-        # JOB_SWEEP_INTERVAL seconds. With several consumers each schedules its own; sweeps
-        # are cheap and share the work (SKIP LOCKED, swept_at), so that is harmless.
+        # JOB_SWEEP_INTERVAL seconds, and each registered periodic function at its interval.
+        # With several consumers each schedules its own; sweeps are cheap and share the work
+        # (SKIP LOCKED, swept_at), and periodic functions are safe to run side by side.
         @huey.periodic_task(crontab(), name="outbox.schedule_sweeps")
         def schedule_sweeps() -> None:
             for delay in range(0, 60, max(1, interval)):
                 sweep.schedule(delay=delay)
+            for name, (_fn, every) in outbox.periodic().items():
+                step = max(1, int(every.total_seconds()))
+                for delay in range(0, 60, step):
+                    run_periodic.schedule(args=(name,), delay=delay)
 
-        self._tasks = {"run_job": run_job, "sweep": sweep, "schedule_sweeps": schedule_sweeps}
+        self._tasks = {
+            "run_job": run_job,
+            "sweep": sweep,
+            "run_periodic": run_periodic,
+            "schedule_sweeps": schedule_sweeps,
+        }
 
     def push(self, job_ids: list[int], eta: datetime | None = None) -> None:
         task = self.task("run_job")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete
@@ -149,12 +149,36 @@ def test_a_failed_attempt_is_scheduled_on_the_queue(session, now, demo, queue, m
     assert queue.huey.scheduled_count() == 1  # the retry waits in Huey's schedule
 
 
-def test_schedule_sweeps_every_few_seconds(app, queue):
+def test_schedule_sweeps_every_few_seconds(app, queue, monkeypatch):
+    monkeypatch.setattr(outbox, "_PERIODIC", {})
     queue.task("schedule_sweeps")()
     drain(queue)
     interval = int(app.config["JOB_SWEEP_INTERVAL"].total_seconds())
     # One now (already run by drain) and the rest of the minute in Huey's schedule.
     assert queue.huey.scheduled_count() == 60 // interval - 1
+
+
+def test_periodic_functions_run_at_their_interval(app, queue, monkeypatch):
+    """Registered periodic work (the audit checkpoint) is scheduled each minute at its own
+    interval beside the sweeps, and runs with a session and the worker's ``now``."""
+    calls: list[object] = []
+    monkeypatch.setattr(
+        outbox,
+        "_PERIODIC",
+        {"test.tick": (lambda s, now: calls.append(now), timedelta(seconds=20))},
+    )
+    queue.task("schedule_sweeps")()
+    drain(queue)
+    sweeps = 60 // int(app.config["JOB_SWEEP_INTERVAL"].total_seconds())
+    assert len(calls) == 1  # the first tick ran now
+    assert queue.huey.scheduled_count() == (sweeps - 1) + (60 // 20 - 1)
+
+
+def test_the_audit_checkpoint_is_registered_as_periodic_work(app):
+    from hazwaste.audit.services import checkpoint_job
+
+    fn, every = outbox.periodic()["audit.checkpoint"]
+    assert fn is checkpoint_job and every == app.config["AUDIT_CHECKPOINT_EVERY"]
 
 
 def test_queue_url_choices(tmp_path):
