@@ -75,6 +75,7 @@ REFUSED: dict[str, list[str]] = {
     "cases.note": ENTERPRISES,
     "cases.transition": ENTERPRISES,
     "flags.respond": ["regulator"],
+    "jobs.retry": ["producer", "regulator"],
     "ledger.add_entry": ENTERPRISE_STAFF,
     "ledger.import_containers": ENTERPRISE_STAFF,
     "ledger.new_container": ENTERPRISE_STAFF,
