@@ -400,8 +400,16 @@ class LoadingCheck:
         return not (self.missing or self.foreign or self.invalid)
 
 
-def loading_check(session: Session, manifest_id: int, scanned: Iterable[str]) -> LoadingCheck:
-    expected = [c.code for c in manifest_containers(session, manifest_id)]
+def loading_check(
+    session: Session,
+    manifest_id: int,
+    scanned: Iterable[str],
+    containers: list[Container] | None = None,
+) -> LoadingCheck:
+    """``containers``: the manifest's, when the caller has them already (else queried)."""
+    if containers is None:
+        containers = manifest_containers(session, manifest_id)
+    expected = [c.code for c in containers]
     seen: list[str] = []
     invalid: list[str] = []
     for raw in scanned:
@@ -417,10 +425,17 @@ def loading_check(session: Session, manifest_id: int, scanned: Iterable[str]) ->
 
 
 def ship_containers(
-    session: Session, now: datetime, user: User, manifest_id: int, shipped_on: date
+    session: Session,
+    now: datetime,
+    user: User,
+    manifest_id: int,
+    shipped_on: date,
+    containers: list[Container] | None = None,
 ) -> list[Container]:
-    """At pickup: containers leave the store; one *shipped out* ledger entry each."""
-    containers = manifest_containers(session, manifest_id)
+    """At pickup: containers leave the store; one *shipped out* ledger entry each.
+    ``containers``: the manifest's, when the caller has them already (else queried)."""
+    if containers is None:
+        containers = manifest_containers(session, manifest_id)
     for container in containers:
         container.status = ContainerStatus.SHIPPED
         container.updated_at = now
@@ -441,11 +456,17 @@ def ship_containers(
 
 
 def receive_containers(
-    session: Session, now: datetime, manifest_id: int, scanned: Iterable[str] | None
+    session: Session,
+    now: datetime,
+    manifest_id: int,
+    scanned: Iterable[str] | None,
+    containers: list[Container] | None = None,
 ) -> list[str]:
     """At receipt: scanned containers become *received*; if the receiver scanned, the
-    expected ones it did not scan are recorded *missing*. Returns the missing codes."""
-    containers = manifest_containers(session, manifest_id)
+    expected ones it did not scan are recorded *missing*. Returns the missing codes.
+    ``containers``: the manifest's, when the caller has them already (else queried)."""
+    if containers is None:
+        containers = manifest_containers(session, manifest_id)
     if scanned is None:
         for container in containers:
             container.status = ContainerStatus.RECEIVED
