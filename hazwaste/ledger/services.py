@@ -436,22 +436,26 @@ def ship_containers(
     ``containers``: the manifest's, when the caller has them already (else queried)."""
     if containers is None:
         containers = manifest_containers(session, manifest_id)
+    entries = []
     for container in containers:
         container.status = ContainerStatus.SHIPPED
         container.updated_at = now
-        session.add(
-            LedgerEntry(
-                producer_id=container.producer_id,
-                waste_code=container.waste_code,
-                kind=LedgerKind.SHIPPED_OUT,
-                quantity_kg=container.net_weight_kg,
-                occurred_on=shipped_on,
-                container_id=container.id,
-                manifest_id=manifest_id,
-                created_by_id=user.id,
-                created_at=now,
-            )
+        entries.append(
+            {
+                "producer_id": container.producer_id,
+                "waste_code": container.waste_code,
+                "kind": LedgerKind.SHIPPED_OUT,
+                "quantity_kg": container.net_weight_kg,
+                "occurred_on": shipped_on,
+                "container_id": container.id,
+                "manifest_id": manifest_id,
+                "created_by_id": user.id,
+                "created_at": now,
+            }
         )
+    if entries:
+        # One batched INSERT whatever the number of containers (no ids needed back).
+        session.execute(insert(LedgerEntry), entries)
     return containers
 
 
