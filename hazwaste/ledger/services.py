@@ -464,28 +464,33 @@ def receive_containers(
     now: datetime,
     manifest_id: int,
     scanned: Iterable[str] | None,
-    containers: list[Container] | None = None,
+    any_containers: bool = True,
 ) -> list[str]:
     """At receipt: scanned containers become *received*; if the receiver scanned, the
-    expected ones it did not scan are recorded *missing*. Returns the missing codes.
-    ``containers``: the manifest's, when the caller has them already (else queried)."""
-    if containers is None:
-        containers = manifest_containers(session, manifest_id)
-    if scanned is None:
-        for container in containers:
-            container.status = ContainerStatus.RECEIVED
-            container.updated_at = now
+    expected ones it did not scan are recorded *missing*. Returns the missing codes (in the
+    manifest's order: waste code, sequence).
+
+    One ``UPDATE … RETURNING`` whatever the number of containers; none when the caller
+    knows the manifest has none (``any_containers=False``).
+    """
+    if not any_containers:
         return []
-    seen = {str(p) for p in (codes.parse_code(s) for s in scanned) if p is not None}
-    missing = []
-    for container in containers:
-        container.status = (
-            ContainerStatus.RECEIVED if container.code in seen else ContainerStatus.MISSING
+    if scanned is None:
+        status: Any = ContainerStatus.RECEIVED
+    else:
+        seen = sorted({str(p) for p in (codes.parse_code(s) for s in scanned) if p is not None})
+        status = case(
+            (Container.code.in_(seen), ContainerStatus.RECEIVED), else_=ContainerStatus.MISSING
         )
-        container.updated_at = now
-        if container.code not in seen:
-            missing.append(container.code)
-    return missing
+    rows = session.execute(
+        update(Container)
+        .where(Container.manifest_id == manifest_id)
+        .values(status=status, updated_at=now)
+        .returning(Container.code, Container.status, Container.waste_code, Container.sequence)
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    missing = [row for row in rows if row.status is ContainerStatus.MISSING]
+    return [row.code for row in sorted(missing, key=lambda r: (r.waste_code, r.sequence))]
 
 
 def dispose_containers(session: Session, now: datetime, manifest_id: int) -> None:

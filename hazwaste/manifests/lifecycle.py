@@ -519,7 +519,7 @@ def receive(
         now,
         manifest.id,
         data.get("container_codes"),
-        containers=_containers(session, manifest),
+        any_containers=manifest.container_total != 0,
     )
     record_event(
         session,
