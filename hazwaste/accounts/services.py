@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
@@ -456,7 +456,16 @@ def issue_token(session: Session, now: datetime, user: User, ttl: timedelta) -> 
 
 def token_record(session: Session, now: datetime, token: str) -> ApiToken | None:
     """The unexpired, unrevoked token row of an active user for this bearer token, else None."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+    # One query: the token, its user and what the permission checks read of the user.
+    row = session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == _token_digest(token))
+        .options(
+            joinedload(ApiToken.user).options(
+                joinedload(User.organization), joinedload(User.regulator_body)
+            )
+        )
+    )
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if not row.user.active:

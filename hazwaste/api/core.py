@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError
-from sqlalchemy import delete, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hazwaste.accounts import services as account_services
 from hazwaste.accounts import sessions as login_sessions
@@ -138,46 +139,52 @@ def _finished(user_id: int, key: str) -> IdempotencyRecord | None:
         time.sleep(0.1)
 
 
-def _reserve(user_id: int, key: str, fingerprint: str) -> IdempotencyRecord | None:
-    """Insert the key as pending in the request's transaction; None if it already exists.
+def _reserve(user_id: int, key: str, fingerprint: str) -> int | None:
+    """Insert the key as pending in the request's transaction: its row id, or None when the
+    key already exists (one statement, ``INSERT … ON CONFLICT DO NOTHING RETURNING id``).
 
     On PostgreSQL a concurrent request with the same key waits here on the unique index until
-    the first one commits (then this one replays its result) or rolls back (then it runs).
+    the first one commits (then this one finds nothing inserted and replays its result) or
+    rolls back (then it inserts and runs). On SQLite the single writer lock orders them.
     """
-    record = IdempotencyRecord(
-        user_id=user_id,
-        key=key,
-        request_hash=fingerprint,
-        status=PENDING,
-        body="",
-        created_at=utcnow(),
-    )
-    db.session.add(record)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        return None
-    return record
-
-
-def _fill(record: IdempotencyRecord, response: Response) -> None:
-    record.status = response.status_code
-    record.body = response.get_data(as_text=True)
-
-
-def _discard(record: IdempotencyRecord) -> None:
-    """Forget the pending key of a failed request, so a corrected retry can run."""
-    record_id = record.id
-    db.session.rollback()  # drops the reservation with everything else the request did
-    if inspect(record).persistent:
-        # A view that commits by itself committed the reservation before failing.
-        db.session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.id == record_id, IdempotencyRecord.status == PENDING
-            )
+    bind = db.session.get_bind()
+    builder = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        builder(IdempotencyRecord)
+        .values(
+            user_id=user_id,
+            key=key,
+            request_hash=fingerprint,
+            status=PENDING,
+            body="",
+            created_at=utcnow(),
         )
-        db.session.commit()
+        .on_conflict_do_nothing(index_elements=[IdempotencyRecord.user_id, IdempotencyRecord.key])
+        .returning(IdempotencyRecord.id)
+    )
+    record_id = db.session.execute(statement).scalar()
+    return None if record_id is None else int(record_id)
+
+
+def _fill(record_id: int, response: Response) -> None:
+    db.session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record_id)
+        .values(status=response.status_code, body=response.get_data(as_text=True))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _discard(record_id: int) -> None:
+    """Forget the pending key of a failed request, so a corrected retry can run."""
+    db.session.rollback()  # drops the reservation with everything else the request did
+    # A view that commits by itself may have committed the reservation before failing.
+    db.session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.id == record_id, IdempotencyRecord.status == PENDING
+        )
+    )
+    db.session.commit()
 
 
 def idempotent(view: F) -> F:
@@ -193,6 +200,8 @@ def idempotent(view: F) -> F:
     can ever see the change without its result (and answer 409 instead of replaying); a
     concurrent retry waits for the first request and replays it. Views that commit by
     themselves get their result stored in a second commit right after.
+
+    A first request costs two statements here: the reservation and the stored result.
     """
 
     @wraps(view)
@@ -205,26 +214,29 @@ def idempotent(view: F) -> F:
             raise Invalid(msg, {"Idempotency-Key": [msg]})
         user_id = current_api_user().id
         fingerprint = _request_fingerprint()
-        record = None
-        while record is None:
+        record_id = _reserve(user_id, key, fingerprint)
+        while record_id is None:
+            # The key exists: its result, once the first request finished (end the
+            # transaction first: on SQLite the no-op insert holds the writer lock).
+            db.session.rollback()
             stored = _finished(user_id, key)
             if stored is not None:
                 return _replay(stored, fingerprint)
-            # Lost the race to reserve the key: the other request's result is found above.
-            record = _reserve(user_id, key, fingerprint)
-        g.idempotency_record = record
+            # The first request failed and released the key meanwhile: run this one.
+            record_id = _reserve(user_id, key, fingerprint)
+        g.idempotency_record = record_id
         try:
             response = current_app.make_response(view(*args, **kwargs))
         except BaseException:
             g.pop("idempotency_record", None)
-            _discard(record)
+            _discard(record_id)
             raise
         if g.pop("idempotency_record", None) is None:
             return response  # the view stored its result with commit()
         if response.status_code >= 400:
-            _discard(record)
+            _discard(record_id)
             return response
-        _fill(record, response)
+        _fill(record_id, response)
         db.session.commit()
         return response
 
@@ -239,12 +251,12 @@ def commit(response: Any) -> Response:
     the change it reports; an error response un-reserves the key.
     """
     result = current_app.make_response(response)
-    record = g.pop("idempotency_record", None)
-    if record is not None:
+    record_id = g.pop("idempotency_record", None)
+    if record_id is not None:
         if result.status_code < 400:
-            _fill(record, result)
+            _fill(record_id, result)
         else:
-            db.session.delete(record)
+            db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
     db.session.commit()
     return result
 
@@ -254,9 +266,9 @@ def nothing_recorded(response: Any) -> Response:
     rolled back and its ``Idempotency-Key`` reservation released, so a later request with
     the same key (the confirmed one) runs instead of replaying this answer."""
     result = current_app.make_response(response)
-    record = g.pop("idempotency_record", None)
-    if record is not None:
-        _discard(record)
+    record_id = g.pop("idempotency_record", None)
+    if record_id is not None:
+        _discard(record_id)
     else:
         db.session.rollback()
     return result

@@ -400,8 +400,16 @@ class LoadingCheck:
         return not (self.missing or self.foreign or self.invalid)
 
 
-def loading_check(session: Session, manifest_id: int, scanned: Iterable[str]) -> LoadingCheck:
-    expected = [c.code for c in manifest_containers(session, manifest_id)]
+def loading_check(
+    session: Session,
+    manifest_id: int,
+    scanned: Iterable[str],
+    containers: list[Container] | None = None,
+) -> LoadingCheck:
+    """``containers``: the manifest's, when the caller has them already (else queried)."""
+    if containers is None:
+        containers = manifest_containers(session, manifest_id)
+    expected = [c.code for c in containers]
     seen: list[str] = []
     invalid: list[str] = []
     for raw in scanned:
@@ -417,50 +425,72 @@ def loading_check(session: Session, manifest_id: int, scanned: Iterable[str]) ->
 
 
 def ship_containers(
-    session: Session, now: datetime, user: User, manifest_id: int, shipped_on: date
+    session: Session,
+    now: datetime,
+    user: User,
+    manifest_id: int,
+    shipped_on: date,
+    containers: list[Container] | None = None,
 ) -> list[Container]:
-    """At pickup: containers leave the store; one *shipped out* ledger entry each."""
-    containers = manifest_containers(session, manifest_id)
+    """At pickup: containers leave the store; one *shipped out* ledger entry each.
+    ``containers``: the manifest's, when the caller has them already (else queried)."""
+    if containers is None:
+        containers = manifest_containers(session, manifest_id)
+    entries = []
     for container in containers:
         container.status = ContainerStatus.SHIPPED
         container.updated_at = now
-        session.add(
-            LedgerEntry(
-                producer_id=container.producer_id,
-                waste_code=container.waste_code,
-                kind=LedgerKind.SHIPPED_OUT,
-                quantity_kg=container.net_weight_kg,
-                occurred_on=shipped_on,
-                container_id=container.id,
-                manifest_id=manifest_id,
-                created_by_id=user.id,
-                created_at=now,
-            )
+        entries.append(
+            {
+                "producer_id": container.producer_id,
+                "waste_code": container.waste_code,
+                "kind": LedgerKind.SHIPPED_OUT,
+                "quantity_kg": container.net_weight_kg,
+                "occurred_on": shipped_on,
+                "container_id": container.id,
+                "manifest_id": manifest_id,
+                "created_by_id": user.id,
+                "created_at": now,
+            }
         )
+    if entries:
+        # One batched INSERT whatever the number of containers (no ids needed back).
+        session.execute(insert(LedgerEntry), entries)
     return containers
 
 
 def receive_containers(
-    session: Session, now: datetime, manifest_id: int, scanned: Iterable[str] | None
+    session: Session,
+    now: datetime,
+    manifest_id: int,
+    scanned: Iterable[str] | None,
+    any_containers: bool = True,
 ) -> list[str]:
     """At receipt: scanned containers become *received*; if the receiver scanned, the
-    expected ones it did not scan are recorded *missing*. Returns the missing codes."""
-    containers = manifest_containers(session, manifest_id)
-    if scanned is None:
-        for container in containers:
-            container.status = ContainerStatus.RECEIVED
-            container.updated_at = now
+    expected ones it did not scan are recorded *missing*. Returns the missing codes (in the
+    manifest's order: waste code, sequence).
+
+    One ``UPDATE … RETURNING`` whatever the number of containers; none when the caller
+    knows the manifest has none (``any_containers=False``).
+    """
+    if not any_containers:
         return []
-    seen = {str(p) for p in (codes.parse_code(s) for s in scanned) if p is not None}
-    missing = []
-    for container in containers:
-        container.status = (
-            ContainerStatus.RECEIVED if container.code in seen else ContainerStatus.MISSING
+    if scanned is None:
+        status: Any = ContainerStatus.RECEIVED
+    else:
+        seen = sorted({str(p) for p in (codes.parse_code(s) for s in scanned) if p is not None})
+        status = case(
+            (Container.code.in_(seen), ContainerStatus.RECEIVED), else_=ContainerStatus.MISSING
         )
-        container.updated_at = now
-        if container.code not in seen:
-            missing.append(container.code)
-    return missing
+    rows = session.execute(
+        update(Container)
+        .where(Container.manifest_id == manifest_id)
+        .values(status=status, updated_at=now)
+        .returning(Container.code, Container.status, Container.waste_code, Container.sequence)
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    missing = [row for row in rows if row.status is ContainerStatus.MISSING]
+    return [row.code for row in sorted(missing, key=lambda r: (r.waste_code, r.sequence))]
 
 
 def dispose_containers(session: Session, now: datetime, manifest_id: int) -> None:

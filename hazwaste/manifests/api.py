@@ -227,16 +227,25 @@ def patch_manifest(manifest_id: int) -> Response:
 # -- lifecycle verbs ---------------------------------------------------------------------------
 
 
+#: The hand-offs: loaded in one query, answered from what they stored (no reload).
+HANDOFFS = frozenset({"pickup", "deliver", "receive"})
+
+
 def _act(manifest_id: int, verb: str, schema: type[Schema] | None, run: Verb) -> Response:
     """Visible (404) → this party's action (403) → right state (409) → valid body (422) →
     the verb (which checks party and state again and decides races) → one commit."""
     user = current_api_user()
-    manifest = services.get_visible(db.session, user, manifest_id)
+    handoff = verb in HANDOFFS
+    manifest = services.get_visible(db.session, user, manifest_id, handoff=handoff)
     lifecycle.ensure_allowed(verb, manifest, user)
     data = load_json(schema()) if schema is not None else {}
     if verb == "receive" and data.get("confirm") is False:
         return _receipt_preview(manifest, data)
     service_call(run, db.session, utcnow(), manifest, user, data)
+    if handoff:
+        # The verb left the manifest as stored (quantities to the gram, the new version):
+        # the answer is built from it, and the commit's flush sends the line changes.
+        return commit(ok(dict(ManifestOutSchema().dump(manifest))))
     return commit(ok(_out(manifest)))
 
 

@@ -21,10 +21,12 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hazwaste.accounts.models import User
 from hazwaste.errors import Conflict, Forbidden, Invalid
 from hazwaste.ledger import services as ledger
+from hazwaste.ledger.models import Container
 from hazwaste.manifests import access, signals
 from hazwaste.manifests.models import (
     EventKind,
@@ -47,6 +49,7 @@ S = ManifestStatus
 
 #: Working days the receiver has to confirm receipt after arrival (令23号 Art. 18 practice).
 RECEIPT_DUE_WORKING_DAYS = 5
+GRAM = Decimal("0.001")
 
 #: Expected status for each verb. Anything else is a 409 with the current status.
 SOURCE_STATES: dict[str, frozenset[ManifestStatus]] = {
@@ -170,14 +173,19 @@ def _transition(
     now: datetime,
     **values: Any,
 ) -> None:
-    """Move the status only if nobody else did first (the one-winner rule)."""
-    result = session.execute(
+    """Move the status only if nobody else did first (the one-winner rule).
+
+    The winner's ``manifest`` then holds what was stored (the new version read back with
+    ``RETURNING``), so nothing needs reloading to answer.
+    """
+    version = session.scalar(
         update(Manifest)
         .where(Manifest.id == manifest.id, Manifest.status.in_(SOURCE_STATES[verb]))
         .values(status=new_status, version=Manifest.version + 1, updated_at=now, **values)
+        .returning(Manifest.version)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if version is None:
         current = session.scalar(select(Manifest.status).where(Manifest.id == manifest.id))
         session.expire(manifest)
         status = current.value if current else "unknown"
@@ -185,7 +193,21 @@ def _transition(
             _("Someone else changed this manifest first; it is now %(status)s.", status=status),
             status=status,
         )
-    session.expire(manifest)
+    stored = {"status": new_status, "version": version, "updated_at": now, **values}
+    for key, value in stored.items():
+        set_committed_value(manifest, key, value)
+
+
+def _containers(session: Session, manifest: Manifest) -> list[Container]:
+    """The manifest's containers; no query when its load counted none (a hand-off load)."""
+    if manifest.container_total == 0:
+        return []
+    return ledger.manifest_containers(session, manifest.id)
+
+
+def _grams(value: Decimal) -> Decimal:
+    """A quantity as the database returns it (to the gram), so answers read ``200.000``."""
+    return value.quantize(GRAM)
 
 
 def _lines_by_id(manifest: Manifest) -> dict[int, ManifestLine]:
@@ -309,7 +331,10 @@ def pickup(
                 max=format(vehicle.max_load_kg.normalize(), "f"),
             )
         ]
-    check = ledger.loading_check(session, manifest.id, data.get("container_codes") or [])
+    containers = _containers(session, manifest)
+    check = ledger.loading_check(
+        session, manifest.id, data.get("container_codes") or [], containers=containers
+    )
     if check.expected and not check.ok:
         errors["container_codes"] = loading_messages(check)
     if errors:
@@ -326,8 +351,10 @@ def pickup(
         pickup_driver_user_id=user.id,
     )
     for line in manifest.lines:
-        line.loaded_kg = given[line.id]["loaded_kg"]
-    shipped = ledger.ship_containers(session, now, user, manifest.id, local_date(now))
+        line.loaded_kg = _grams(given[line.id]["loaded_kg"])
+    shipped = ledger.ship_containers(
+        session, now, user, manifest.id, local_date(now), containers=containers
+    )
     record_event(
         session,
         now,
@@ -481,13 +508,19 @@ def receive(
     total = Decimal("0")
     for row in rows:
         line = row["line"]
-        line.received_kg = row["received_kg"]
+        line.received_kg = _grams(row["received_kg"])
         line.decision = row["decision"]
-        line.accepted_kg = row["accepted_kg"]
-        line.rejected_kg = row["rejected_kg"]
+        line.accepted_kg = _grams(row["accepted_kg"])
+        line.rejected_kg = _grams(row["rejected_kg"])
         line.rejection_reason = row["rejection_reason"]
         total += row["received_kg"]
-    missing = ledger.receive_containers(session, now, manifest.id, data.get("container_codes"))
+    missing = ledger.receive_containers(
+        session,
+        now,
+        manifest.id,
+        data.get("container_codes"),
+        any_containers=manifest.container_total != 0,
+    )
     record_event(
         session,
         now,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from hazwaste.accounts.models import Organization, User
 from hazwaste.db import Base, str_enum, utcnow
@@ -106,6 +106,9 @@ class Manifest(Base):
     events: Mapped[list[ManifestEvent]] = relationship(
         back_populates="manifest", order_by="ManifestEvent.id"
     )
+    #: How many containers are on the manifest, when the query asked for it
+    #: (:func:`hazwaste.manifests.services.get_visible` with ``handoff=True``); else None.
+    container_total: Mapped[int | None] = query_expression()
 
     @property
     def party_ids(self) -> set[int]:

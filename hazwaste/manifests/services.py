@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload, with_expression
 
 from hazwaste.accounts.models import Organization, OrgStatus, User
 from hazwaste.audit import services as audit
@@ -422,9 +422,42 @@ def _plain(value: Decimal) -> str:
 # -- queries ---------------------------------------------------------------------------------
 
 
-def get_visible(session: Session, user: User, key: str | int) -> Manifest:
-    """The manifest with this id or number if ``user`` may see it; ``NotFound`` otherwise."""
-    stmt = select(Manifest).options(selectinload(Manifest.lines))
+def handoff_options() -> list[Any]:
+    """Loader options for a hand-off: the manifest, its lines, its parties, the planned
+    vehicle and driver (what the guard, the verb and the API's answer read) and its number
+    of containers, all in one query. The hand-off test fails on any lazy load or refresh
+    on this path (``tests/functional/test_handoff_statements.py``): a new access shows up
+    there rather than as a query per request.
+
+    Not ``raiseload``: the loaded rows are often the requesting user's own (already in the
+    session), and raise-on-load options stick to an object for the session's lifetime.
+    """
+    from hazwaste.ledger.models import Container
+
+    containers = (
+        select(func.count(Container.id))
+        .where(Container.manifest_id == Manifest.id)
+        .correlate(Manifest)
+        .scalar_subquery()
+    )
+    return [
+        joinedload(Manifest.lines),
+        joinedload(Manifest.producer),
+        joinedload(Manifest.carrier),
+        joinedload(Manifest.receiver),
+        joinedload(Manifest.vehicle),
+        joinedload(Manifest.driver).joinedload(Driver.user),
+        with_expression(Manifest.container_total, containers),
+    ]
+
+
+def get_visible(session: Session, user: User, key: str | int, *, handoff: bool = False) -> Manifest:
+    """The manifest with this id or number if ``user`` may see it; ``NotFound`` otherwise.
+
+    ``handoff``: loaded with :func:`handoff_options` (one query, no lazy loads after).
+    """
+    options = handoff_options() if handoff else [selectinload(Manifest.lines)]
+    stmt = select(Manifest).options(*options)
     text = str(key)
     digits = text.isascii() and text.isdigit()  # str.isdigit alone accepts "²", int() not
     if digits and len(text) == 14:
@@ -433,7 +466,7 @@ def get_visible(session: Session, user: User, key: str | int) -> Manifest:
         stmt = stmt.where(Manifest.id == int(text))
     else:
         raise NotFound()
-    manifest = session.scalar(stmt)
+    manifest = session.scalars(stmt).unique().first()
     if manifest is None or not access.can_view(user, manifest):
         raise NotFound()
     return manifest
