@@ -170,6 +170,62 @@ class Cluster:
             return None
 
 
+class Redis:
+    """A throw-away redis-server on 127.0.0.1 (no persistence), for the job queue: the
+    production backend (``HAZWASTE_QUEUE_URL=redis://…``)."""
+
+    def __init__(self, tmp: Path):
+        self.tmp, self.port = tmp, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def queue_url(given: str | None, tmp: Path) -> tuple[str, Redis | None]:
+    """``HAZWASTE_QUEUE_URL`` for the bench: the given one, else a throw-away Redis when
+    redis-server is installed, else a SQLite file in ``tmp``."""
+    if given:
+        return given, None
+    if Redis.available():
+        redis = Redis(tmp)
+        redis.start()
+        return redis.url, redis
+    return f"sqlite:///{tmp / 'queue.db'}", None
+
+
 def libpq_url(url: str) -> str:
     """The SQLAlchemy URL as a libpq conninfo URL (for psycopg.connect)."""
     for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):

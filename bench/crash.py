@@ -8,8 +8,9 @@ Without ``--database-url`` it starts a throw-away PostgreSQL cluster (see
 ``bench/handoffs.py``). It migrates the database, builds the world (``bench/_serving.py``:
 submitted manifests, a token per driver and receiver user), starts gunicorn with the
 repository's ``gunicorn.conf.py`` and, when the app has ``flask jobs worker``, one job worker
-(queue: ``--queue-url``, default a SQLite file in the temporary directory; otherwise the job
-part is skipped and the summary says so). Then:
+(``HAZWASTE_QUEUE_URL``: ``--queue-url``, default a throw-away ``redis-server`` on loopback
+when it is installed, else a SQLite file in the temporary directory); without that command
+the job part is skipped and the summary says so. Then:
 
 - C client threads play manifests (pickup, delivery, receipt, in order) as a real client:
   each request has its own Idempotency-Key and is sent again with the same key until a
@@ -223,7 +224,18 @@ def check_database(url: str, client: Client) -> dict[str, Any]:
                 ).fetchall()
             )
             receipts = present["received"]
+            # What keeps a job from being done, for the report.
+            stuck = conn.execute(
+                "SELECT id, status::text, attempts,"
+                " round(extract(epoch FROM next_attempt_at - now())::numeric, 1),"
+                " left(last_error, 200) FROM outbox_jobs WHERE status::text <> 'done'"
+                " ORDER BY id LIMIT 5"
+            ).fetchall()
             outbox = {
+                "not_done_samples": [
+                    {"id": i, "status": st, "attempts": a, "due_in_s": float(d), "error": e}
+                    for i, st, a, d, e in stuck
+                ],
                 "exists": True,
                 "by_status": by_status,
                 "receipts": len(receipts),
@@ -263,6 +275,18 @@ def drain_outbox(url: str, limit: float) -> tuple[dict[str, int], float]:
             time.sleep(0.5)
 
 
+def pending_due_in(url: str) -> float | None:
+    """Seconds until the earliest pending outbox job is due (None: nothing pending)."""
+    with sv.pg_connect(sv.libpq_url(url)) as conn:
+        if not conn.execute("SELECT to_regclass('outbox_jobs')").fetchone()[0]:
+            return None
+        due = conn.execute(
+            "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM outbox_jobs"
+            " WHERE status::text = 'pending'"
+        ).fetchone()[0]
+    return None if due is None else float(due)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="an empty PostgreSQL database")
@@ -273,7 +297,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=150)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--queue-url", help="HAZWASTE_QUEUE_URL (default: SQLite in a temp dir)")
+    parser.add_argument(
+        "--drain-seconds", type=float, default=30, help="how long the job worker drains the outbox"
+    )
+    parser.add_argument(
+        "--queue-url", help="HAZWASTE_QUEUE_URL (default: a throw-away redis-server, else SQLite)"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _terminate)
     rng = random.Random(args.seed)
@@ -282,6 +311,7 @@ def main() -> None:
     cluster: sv.Cluster | None = None
     server: sv.Server | None = None
     worker: JobWorker | None = None
+    redis: sv.Redis | None = None
     try:
         if args.database_url:
             url = args.database_url
@@ -298,9 +328,8 @@ def main() -> None:
             url = cluster.url
             sv.log(f"throw-away PostgreSQL on 127.0.0.1:{cluster.port}")
         port = sv.free_port()
-        env = sv.server_env(
-            url, port, HAZWASTE_QUEUE_URL=args.queue_url or f"sqlite:///{tmp / 'queue.db'}"
-        )
+        queue, redis = sv.queue_url(args.queue_url, tmp)
+        env = sv.server_env(url, port, HAZWASTE_QUEUE_URL=queue)
         sv.migrate(env)
         has_jobs = sv.has_command(env, "jobs", "worker")
         has_totals = sv.has_command(env, "totals", "verify")
@@ -335,12 +364,17 @@ def main() -> None:
         server.stop()
         drained: dict[str, int] = {}
         drain_s = 0.0
-        ran_pending = None
+        ran_pending: list[str] = []
         if worker:
-            drained, drain_s = drain_outbox(url, 60)
+            drained, drain_s = drain_outbox(url, args.drain_seconds)
             worker.stop()
-            if drained.get("pending"):
-                ran_pending = sv.flask(env, "jobs", "run-pending", check=False).stdout.strip()
+            # Jobs still pending were deferred or backed off (not yet due): run them here
+            # once due, one at a time, as cron would (flask jobs run-pending).
+            deadline = time.monotonic() + 90
+            while pending_due_in(url) is not None and time.monotonic() < deadline:
+                time.sleep(min(max(pending_due_in(url) or 0.0, 0.0) + 0.2, 40))
+                out = sv.flask(env, "jobs", "run-pending", check=False)
+                ran_pending.append((out.stdout + out.stderr).strip()[-200:])
         audit = sv.flask(env, "audit", "verify", check=False)
         totals = sv.flask(env, "totals", "verify", check=False) if has_totals else None
         db = check_database(url, client)
@@ -391,12 +425,20 @@ def main() -> None:
                 **outbox,
                 "drain_seconds": drain_s,
                 "after_drain": drained,
-                "run_pending_needed": ran_pending,
+                "run_pending_after_worker": ran_pending,
             },
             "workers": args.workers,
             "concurrency": args.concurrency,
+            "queue": queue.split("://")[0],
             "load_average_at_start": [round(x, 2) for x in load_avg],
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         }
+        if not summary["ok"]:
+            for name in ("worker.log", "gunicorn.log"):
+                path = tmp / name
+                if path.exists():
+                    tail = path.read_text(errors="replace").splitlines()[-25:]
+                    print(f"--- {name} (last lines)", *tail, sep="\n", file=sys.stderr)
         print(json.dumps(summary, ensure_ascii=False, default=str))
         if not summary["ok"]:
             sys.exit(1)
@@ -409,6 +451,8 @@ def main() -> None:
             worker.stop()
         if cluster is not None:
             cluster.stop()
+        if redis is not None:
+            redis.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
