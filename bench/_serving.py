@@ -249,8 +249,33 @@ def db_name(url: str) -> str:
     return urlsplit(libpq_url(url)).path.lstrip("/")
 
 
+_SIGNING_KEY: list[str] = []
+
+
+def signing_key_pem() -> str:
+    """A throw-away Ed25519 key for the audit log's tree heads (HAZWASTE_AUDIT_SIGNING_KEY),
+    so a bench never creates or uses the checkout's ``instance/audit_signing_key``."""
+    if not _SIGNING_KEY and os.environ.get("HAZWASTE_AUDIT_SIGNING_KEY"):
+        _SIGNING_KEY.append(os.environ["HAZWASTE_AUDIT_SIGNING_KEY"])
+    if not _SIGNING_KEY:
+        try:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        except ImportError:  # before the transparency log: no key needed
+            _SIGNING_KEY.append("")
+        else:
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            _SIGNING_KEY.append(pem.decode())
+    return _SIGNING_KEY[0]
+
+
 def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
     env = {
+        "HAZWASTE_AUDIT_SIGNING_KEY": signing_key_pem(),
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": SECRET_KEY,
@@ -365,6 +390,47 @@ class Server:
                 os.kill(pid, signal.SIGKILL)
         self.proc.wait()
         _wait_gone(pids)
+
+
+class JobWorker:
+    """``flask jobs worker`` in its own process group (killed as a whole)."""
+
+    def __init__(self, env: dict[str, str], logfile: Path):
+        self.env, self.logfile = env, logfile
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.logfile, "ab") as err:
+            self.proc = subprocess.Popen(
+                [str(BIN / "flask"), "--app", "app", "jobs", "worker"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=err,
+                stderr=err,
+                start_new_session=True,
+            )
+
+    def kill9(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+
+    def pids(self) -> list[int]:
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return [self.proc.pid, *children(self.proc.pid)]
 
 
 def children(pid: int) -> list[int]:
@@ -527,6 +593,7 @@ class World:
 def _app(database_url: str) -> Any:
     os.environ["DATABASE_URL"] = database_url
     os.environ["SECRET_KEY"] = SECRET_KEY
+    os.environ["HAZWASTE_AUDIT_SIGNING_KEY"] = signing_key_pem()
     os.environ.setdefault("HAZWASTE_PUBLIC_BASE_URL", "http://127.0.0.1")
     from hazwaste import create_app
 

@@ -40,14 +40,12 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import http.client
 import json
 import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -67,42 +65,6 @@ class Stop(Exception):
 
 def _terminate(signum: int, frame: Any) -> None:
     raise Stop(f"signal {signum}")
-
-
-class JobWorker:
-    """``flask jobs worker`` in its own process group (killed as a whole)."""
-
-    def __init__(self, env: dict[str, str], logfile: Path):
-        self.env, self.logfile = env, logfile
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.logfile, "ab") as err:
-            self.proc = subprocess.Popen(
-                [str(sv.BIN / "flask"), "--app", "app", "jobs", "worker"],
-                cwd=sv.ROOT,
-                env=self.env,
-                stdout=err,
-                stderr=err,
-                start_new_session=True,
-            )
-
-    def kill9(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGINT)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill9()
 
 
 class Client:
@@ -310,7 +272,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="hazwaste-crash-"))
     cluster: sv.Cluster | None = None
     server: sv.Server | None = None
-    worker: JobWorker | None = None
+    worker: sv.JobWorker | None = None
     redis: sv.Redis | None = None
     try:
         if args.database_url:
@@ -337,7 +299,7 @@ def main() -> None:
         sv.log(f"world: {world.counts} in {world.seconds:.1f} s; job worker: {has_jobs}")
 
         server = sv.Server(env, port, args.workers, tmp / "gunicorn.log")
-        worker = JobWorker(env, tmp / "worker.log") if has_jobs else None
+        worker = sv.JobWorker(env, tmp / "worker.log") if has_jobs else None
         server.start()
         if worker:
             worker.start()
@@ -375,6 +337,11 @@ def main() -> None:
                 time.sleep(min(max(pending_due_in(url) or 0.0, 0.0) + 0.2, 40))
                 out = sv.flask(env, "jobs", "run-pending", check=False)
                 ran_pending.append((out.stdout + out.stderr).strip()[-200:])
+        checkpoint = None
+        if sv.has_command(env, "audit", "checkpoint"):
+            # Sign a tree head over everything written, so verify checks the checkpoints too.
+            out = sv.flask(env, "audit", "checkpoint", check=False)
+            checkpoint = f"exit {out.returncode}: " + (out.stdout + out.stderr).strip()[-200:]
         audit = sv.flask(env, "audit", "verify", check=False)
         totals = sv.flask(env, "totals", "verify", check=False) if has_totals else None
         db = check_database(url, client)
@@ -414,6 +381,7 @@ def main() -> None:
             "conflicts_409": client.conflicts,
             "unfinished_at_deadline": client.in_flight_at_end + len(client.jobs),
             **{k: v for k, v in db.items() if k != "outbox"},
+            "audit_checkpoint": checkpoint,
             "audit_verify": (audit.stdout + audit.stderr).strip()[-300:],
             "totals_verify": None
             if totals is None

@@ -31,7 +31,9 @@ preloaded; deleted at the end). A given database must be empty, or ``--reset`` d
 
 The job queue (``HAZWASTE_QUEUE_URL``) is ``--queue-url``, or a throw-away ``redis-server`` on
 loopback when it is installed (the production backend), else a SQLite file; no job worker
-runs (jobs enqueued by receipts wait; their cost here is the enqueue and the push).
+runs unless ``--job-worker`` is given (then one ``flask jobs worker`` runs the receipts'
+reconciliations and any periodic job during the load, and its CPU counts with the app's);
+without it the jobs wait and their cost here is the enqueue and the push.
 
 Every non-2xx answer is an error (counted by step and status; a 409 cannot come from a race
 here: each manifest's steps are sequential). ``--scaling`` repeats the load with 1, 2 and 4
@@ -166,9 +168,15 @@ class Probe:
 class Sampler(threading.Thread):
     """pg_stat_activity every ~20 ms; CPU of app and database every ~200 ms."""
 
-    def __init__(self, probe: Probe, server: sv.Server, cluster: sv.Cluster | None):
+    def __init__(
+        self,
+        probe: Probe,
+        server: sv.Server,
+        cluster: sv.Cluster | None,
+        worker: sv.JobWorker | None = None,
+    ):
         super().__init__(daemon=True)
-        self.probe, self.server, self.cluster = probe, server, cluster
+        self.probe, self.server, self.cluster, self.worker = probe, server, cluster, worker
         self.stop = threading.Event()
         self.samples = 0  # backend observations (one backend in one snapshot)
         self.snapshots = 0
@@ -183,8 +191,11 @@ class Sampler(threading.Thread):
         pids = sv.postgres_pids(self.cluster, self.probe.conn, self.probe.database)
         return [p for p in pids if p != self.probe.pid]
 
+    def app_pids(self) -> list[int]:
+        return self.server.pids() + (self.worker.pids() if self.worker else [])
+
     def begin(self) -> None:
-        self.app_cpu.start(self.server.pids())
+        self.app_cpu.start(self.app_pids())
         self.db_cpu.start(self.db_pids())
         self.start()
 
@@ -206,7 +217,7 @@ class Sampler(threading.Thread):
             self.stop.wait(0.02)
 
     def _cpu(self) -> None:
-        self.app_cpu.poll(self.server.pids())
+        self.app_cpu.poll(self.app_pids())
         self.db_cpu.poll(self.db_pids())
 
     def finish(self) -> None:
@@ -342,8 +353,11 @@ def one_run(
 ) -> dict[str, Any]:
     port = int(env["HAZWASTE_PUBLIC_BASE_URL"].rsplit(":", 1)[1])
     server = sv.Server(env, port, workers, tmp / f"gunicorn-w{workers}.log")
-    out: dict[str, Any] = {"workers": workers}
+    worker = sv.JobWorker(env, tmp / "jobs.log") if args.job_worker else None
+    out: dict[str, Any] = {"workers": workers, "job_worker": bool(worker)}
     try:
+        if worker:
+            worker.start()
         start = time.monotonic()
         server.start()
         server.wait_ready("/healthz")
@@ -361,7 +375,7 @@ def one_run(
         probe.reset()
         counters_before = probe.db_counters()
         load = Load(port, jobs, world.drivers, args.concurrency)
-        sampler = Sampler(probe, server, cluster)
+        sampler = Sampler(probe, server, cluster, worker)
         sampler.begin()
         try:
             elapsed = load.run(args.max_seconds)
@@ -448,6 +462,8 @@ def one_run(
             )
     finally:
         server.stop()
+        if worker:
+            worker.stop()
     return out
 
 
@@ -480,6 +496,11 @@ def main() -> None:
     parser.add_argument(
         "--queue-url", help="HAZWASTE_QUEUE_URL (default: a throw-away redis-server, else SQLite)"
     )
+    parser.add_argument(
+        "--job-worker",
+        action="store_true",
+        help="run `flask jobs worker` during the load (its CPU counts as the app's)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _terminate)
 
@@ -505,6 +526,8 @@ def main() -> None:
         queue, redis = sv.queue_url(args.queue_url, tmp)
         env = sv.server_env(url, port, HAZWASTE_QUEUE_URL=queue)
         sv.migrate(env)
+        if args.job_worker and not sv.has_command(env, "jobs", "worker"):
+            sys.exit("--job-worker: this code has no `flask jobs worker`")
         runs = [args.workers]
         if args.scaling:
             runs += [w for w in (1, 2, 4) if w != args.workers]
