@@ -82,10 +82,10 @@ def _terminate(signum: int, frame: Any) -> None:
 class Probe:
     """A monitoring connection (database ``postgres`` of the same server when possible)."""
 
-    def __init__(self, url: str, database: str):
+    def __init__(self, url: str, database: str, own_cluster: bool):
         import psycopg
 
-        self.database = database
+        self.database, self.own_cluster = database, own_cluster
         try:
             self.conn = psycopg.connect(sv.admin_url(url), autocommit=True)
         except psycopg.OperationalError:
@@ -97,16 +97,14 @@ class Probe:
         self.pgss = self._pgss(url)
 
     def _pgss(self, url: str) -> bool:
-        """pg_stat_statements usable? (create the extension in the bench database if the
-        library is preloaded; it is, in the throw-away cluster)."""
+        """pg_stat_statements usable? In the throw-away cluster (library preloaded) the
+        extension is created in the monitoring database; on a given server it is used only
+        if it already works there (nothing is created on someone else's server)."""
         import psycopg
 
         try:
-            with sv.pg_connect(sv.libpq_url(url)) as conn:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            if self.conn.info.dbname != self.database:
-                with self.conn.transaction():
-                    self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            if self.own_cluster:
+                self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             self.conn.execute("SELECT count(*) FROM pg_stat_statements")
             return True
         except psycopg.Error:
@@ -537,7 +535,7 @@ def main() -> None:
             url, per_run * len(runs) + CALIBRATION, drivers, max(4, args.concurrency)
         )
         sv.log(f"world: {world.counts} in {world.seconds:.1f} s")
-        probe = Probe(url, sv.db_name(url))
+        probe = Probe(url, sv.db_name(url), own_cluster=cluster is not None)
         calibration_jobs, rest = world.jobs[:CALIBRATION], world.jobs[CALIBRATION:]
         results = []
         for i, workers in enumerate(runs):
