@@ -3,8 +3,10 @@
 A run evaluates the registered rules as of a time. Findings are upserted by
 (rule, subject, period): re-running never duplicates a flag, it refreshes its evidence and
 severity; a flag whose condition no longer holds is marked *resolved* (kept, never deleted).
-Two runs never overlap: PostgreSQL takes an advisory lock; on SQLite a second run is refused
-while another is recorded as running.
+A full run never overlaps another run: PostgreSQL takes an advisory lock, exclusive for a full
+run and shared for a manifest-scoped (incremental) one, so the incremental runs the job workers
+start after receipts run side by side and only wait for — are deferred by — a full run; on
+SQLite a second run is refused while another is recorded as running.
 """
 
 from __future__ import annotations
@@ -52,12 +54,15 @@ def _sqlite_guard(session: Session, now: datetime) -> None:
         raise RunRefused("another reconciliation run is recorded as running")
 
 
-def _advisory_lock(session: Session) -> None:
+def _advisory_lock(session: Session, shared: bool = False) -> None:
+    """Take the run lock for the transaction (``RunRefused`` if it cannot be had at once).
+
+    Incremental runs touch only their manifest's flags, so they share the lock; a full run
+    rewrites every rule's flags and needs it alone."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    got = session.execute(
-        text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
-    ).scalar_one()
+    function = "pg_try_advisory_xact_lock_shared" if shared else "pg_try_advisory_xact_lock"
+    got = session.execute(text(f"SELECT {function}(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar_one()
     if not got:
         raise RunRefused("another reconciliation run holds the lock")
 
@@ -204,7 +209,8 @@ def execute(
 ) -> ReconciliationRun:
     """Evaluate the run's rules, upsert flags, resolve cleared ones, store counts.
 
-    On PostgreSQL it first takes the advisory lock (``RunRefused`` if another run holds it).
+    On PostgreSQL it first takes the advisory lock (``RunRefused`` if a full run holds it, or,
+    for a full run, if any run does).
     With ``workers`` > 1 a full run evaluates that many rules at once, each on its own
     connection reading committed data (on PostgreSQL the very snapshot of this transaction);
     only use it when everything the run should see is committed (``flask reconcile``). The
@@ -212,7 +218,7 @@ def execute(
     """
     from flask import current_app
 
-    _advisory_lock(session)
+    _advisory_lock(session, shared=record.scope != "full")
     statements = _run_settings(session, record)
     for statement in statements:
         session.execute(text(statement))
