@@ -147,6 +147,18 @@ def producer_months(name: str = "producer_months") -> Any:
     )
 
 
+def producer_months_for_probes(session: Session) -> Any:
+    """A function giving :func:`producer_months` selectables for a query that probes them by
+    key from correlated subqueries. PostgreSQL pushes a probe's key conditions into the
+    grouped union (index scans); SQLite cannot, and would group everything again for every
+    probe: there the rows are computed once (a materialized CTE, probed through an automatic
+    index)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return producer_months
+    shared = producer_months().select().cte("producer_months").prefix_with("MATERIALIZED")
+    return shared.alias
+
+
 def receiver_months(name: str = "receiver_months") -> Any:
     """:class:`ReceiverMonth` as it stands, deltas included (same columns, one row per
     key; see :func:`producer_months`)."""

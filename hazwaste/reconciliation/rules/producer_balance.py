@@ -14,7 +14,7 @@ from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
 from hazwaste.reconciliation.sqltime import china_day_start, first_of_month
-from hazwaste.reconciliation.totals import producer_months
+from hazwaste.reconciliation.totals import producer_months_for_probes
 
 
 @register
@@ -42,7 +42,8 @@ class ProducerBalance(Rule):
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         today = local_date(ctx.as_of)
-        t = producer_months().c
+        merged = producer_months_for_probes(session)
+        t = merged("t").c
         window: dict[str, Any] = {
             "partition_by": (t.producer_id, t.waste_code),
             "order_by": t.month,
@@ -66,7 +67,7 @@ class ProducerBalance(Rule):
             .subquery()
         )
         c = months.c
-        q, e = producer_months("q").c, producer_months("e").c
+        q, e = merged("q").c, merged("e").c
         # The month of the previous count when it is not the month before: looked up.
         earlier_count = (
             select(e.month)
