@@ -31,7 +31,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    null,
     or_,
     select,
     text,
@@ -89,62 +88,67 @@ def _latest_count(column: Any, keys: Any) -> Any:
 def producer_months(name: str = "producer_months") -> Any:
     """:class:`ProducerMonth` as it stands, deltas included: a subquery with its columns
     (``producer_id, waste_code, month, month_end, generated_kg, self_used_kg, shipped_kg,
-    count_on, count_kg``), one row per key. Each call gives a new alias."""
+    count_on, count_kg``), one row per key. Each call gives a new alias.
+
+    Every totals row, adjusted by its key's deltas if it has any (a join with the few
+    delta groups), and the delta groups of keys without a totals row yet: with the deltas
+    compacted it costs little more than reading the table."""
     t, d = ProducerMonth, ProducerMonthDelta
-    rows = union_all(
-        select(
-            t.producer_id,
-            t.waste_code,
-            t.month,
-            t.month_end,
-            grams(t.generated_kg).label("generated_g"),
-            grams(t.self_used_kg).label("self_used_g"),
-            grams(t.shipped_kg).label("shipped_g"),
-            t.count_on,
-            grams(t.count_kg).label("count_g"),
-            ZERO.label("count_changed"),
-        ),
+    deltas = (
         select(
             d.producer_id,
             d.waste_code,
             d.month,
             d.month_end,
-            grams(d.generated_kg),
-            grams(d.self_used_kg),
-            grams(d.shipped_kg),
-            type_coerce(null(), Date),
-            null(),
-            d.count_changed,
-        ),
-    ).subquery()
-    r = rows.c
-    changed = func.max(r.count_changed) > 0
-    return (
-        select(
-            r.producer_id,
-            r.waste_code,
-            r.month,
-            r.month_end,
-            type_coerce(func.sum(r.generated_g), Quantity()).label("generated_kg"),
-            type_coerce(func.sum(r.self_used_g), Quantity()).label("self_used_kg"),
-            type_coerce(func.sum(r.shipped_g), Quantity()).label("shipped_kg"),
-            type_coerce(
-                case(
-                    (changed, _latest_count(LedgerEntry.occurred_on, r)), else_=func.max(r.count_on)
-                ),
-                Date,
-            ).label("count_on"),
-            type_coerce(
-                case(
-                    (changed, _latest_count(grams(LedgerEntry.quantity_kg), r)),
-                    else_=func.max(r.count_g),
-                ),
-                Quantity(),
-            ).label("count_kg"),
+            func.sum(grams(d.generated_kg)).label("generated_g"),
+            func.sum(grams(d.self_used_kg)).label("self_used_g"),
+            func.sum(grams(d.shipped_kg)).label("shipped_g"),
+            func.max(d.count_changed).label("count_changed"),
         )
-        .group_by(r.producer_id, r.waste_code, r.month, r.month_end)
-        .subquery(name)
+        .group_by(d.producer_id, d.waste_code, d.month, d.month_end)
+        .subquery()
     )
+    g = deltas.c
+    same = and_(g.producer_id == t.producer_id, g.waste_code == t.waste_code, g.month == t.month)
+
+    def plus(column: Any, delta: Any) -> Any:
+        return type_coerce(grams(column) + func.coalesce(delta, 0), Quantity())
+
+    changed = func.coalesce(g.count_changed, 0) > 0
+    stored = select(
+        t.producer_id,
+        t.waste_code,
+        t.month,
+        t.month_end,
+        plus(t.generated_kg, g.generated_g).label("generated_kg"),
+        plus(t.self_used_kg, g.self_used_g).label("self_used_kg"),
+        plus(t.shipped_kg, g.shipped_g).label("shipped_kg"),
+        type_coerce(
+            case((changed, _latest_count(LedgerEntry.occurred_on, t)), else_=t.count_on), Date
+        ).label("count_on"),
+        type_coerce(
+            case(
+                (changed, _latest_count(grams(LedgerEntry.quantity_kg), t)),
+                else_=grams(t.count_kg),
+            ),
+            Quantity(),
+        ).label("count_kg"),
+    ).outerjoin(deltas, same)
+    new = select(
+        g.producer_id,
+        g.waste_code,
+        g.month,
+        g.month_end,
+        type_coerce(g.generated_g, Quantity()),
+        type_coerce(g.self_used_g, Quantity()),
+        type_coerce(g.shipped_g, Quantity()),
+        type_coerce(case((g.count_changed > 0, _latest_count(LedgerEntry.occurred_on, g))), Date),
+        type_coerce(
+            case((g.count_changed > 0, _latest_count(grams(LedgerEntry.quantity_kg), g))),
+            Quantity(),
+        ),
+    ).where(~select(t.producer_id).where(same).exists())
+    return union_all(stored, new).subquery(name)
 
 
 def producer_months_for_probes(session: Session) -> Any:
@@ -161,42 +165,51 @@ def producer_months_for_probes(session: Session) -> Any:
 
 def receiver_months(name: str = "receiver_months") -> Any:
     """:class:`ReceiverMonth` as it stands, deltas included (same columns, one row per
-    key; see :func:`producer_months`)."""
+    key; built like :func:`producer_months`)."""
     t, d = ReceiverMonth, ReceiverMonthDelta
-    rows = union_all(
-        select(
-            t.receiver_id,
-            t.waste_code,
-            t.month,
-            t.month_end,
-            t.method_code,
-            grams(t.accepted_kg).label("accepted_g"),
-            grams(t.disposed_kg).label("disposed_g"),
-        ),
+    deltas = (
         select(
             d.receiver_id,
             d.waste_code,
             d.month,
             d.month_end,
             d.method_code,
-            grams(d.accepted_kg),
-            grams(d.disposed_kg),
-        ),
-    ).subquery()
-    r = rows.c
-    return (
-        select(
-            r.receiver_id,
-            r.waste_code,
-            r.month,
-            r.month_end,
-            r.method_code,
-            type_coerce(func.sum(r.accepted_g), Quantity()).label("accepted_kg"),
-            type_coerce(func.sum(r.disposed_g), Quantity()).label("disposed_kg"),
+            func.sum(grams(d.accepted_kg)).label("accepted_g"),
+            func.sum(grams(d.disposed_kg)).label("disposed_g"),
         )
-        .group_by(r.receiver_id, r.waste_code, r.month, r.month_end, r.method_code)
-        .subquery(name)
+        .group_by(d.receiver_id, d.waste_code, d.month, d.month_end, d.method_code)
+        .subquery()
     )
+    g = deltas.c
+    same = and_(
+        g.receiver_id == t.receiver_id,
+        g.waste_code == t.waste_code,
+        g.month == t.month,
+        g.method_code == t.method_code,
+    )
+
+    def plus(column: Any, delta: Any) -> Any:
+        return type_coerce(grams(column) + func.coalesce(delta, 0), Quantity())
+
+    stored = select(
+        t.receiver_id,
+        t.waste_code,
+        t.month,
+        t.month_end,
+        t.method_code,
+        plus(t.accepted_kg, g.accepted_g).label("accepted_kg"),
+        plus(t.disposed_kg, g.disposed_g).label("disposed_kg"),
+    ).outerjoin(deltas, same)
+    new = select(
+        g.receiver_id,
+        g.waste_code,
+        g.month,
+        g.month_end,
+        g.method_code,
+        type_coerce(g.accepted_g, Quantity()),
+        type_coerce(g.disposed_g, Quantity()),
+    ).where(~select(t.receiver_id).where(same).exists())
+    return union_all(stored, new).subquery(name)
 
 
 # --- Compaction. ---
