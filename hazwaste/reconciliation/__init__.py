@@ -55,6 +55,7 @@ def init_app(app: Flask) -> None:
     from hazwaste.manifests.signals import receipt_recorded
     from hazwaste.reconciliation import api, views  # noqa: F401  (api routes register on bp)
     from hazwaste.reconciliation.cli import reconcile_command, totals_group
+    from hazwaste.reconciliation.totals import COMPACT_EVERY, compact_job
 
     receipt_recorded.connect(_after_receipt)
     outbox.register(
@@ -64,6 +65,8 @@ def init_app(app: Flask) -> None:
         summary=_summary,
         label=_l("Reconciliation after a receipt"),
     )
+    # Hand-offs only insert deltas; the workers fold them into the monthly totals.
+    outbox.register_periodic("totals.compact", compact_job, COMPACT_EVERY)
     app.register_blueprint(views.bp)
     app.cli.add_command(reconcile_command)
     app.cli.add_command(totals_group)

@@ -76,7 +76,8 @@ def reconcile_command(as_of: str | None, rules: tuple[str, ...]) -> None:
 
 @click.group("totals")
 def totals_group() -> None:
-    """The monthly totals the balance rules read (kept by database triggers)."""
+    """The monthly totals the balance rules read (deltas written by database triggers,
+    folded by compaction)."""
 
 
 @totals_group.command("verify")
@@ -108,4 +109,19 @@ def rebuild_command() -> None:
     click.echo(
         f"monthly totals rebuilt: {counts['producer']} producer rows, "
         f"{counts['receiver']} receiver rows"
+    )
+
+
+@totals_group.command("compact")
+@with_appcontext
+def compact_command() -> None:
+    """Fold the deltas recorded since the last compaction into the monthly totals (the job
+    workers do it every 30 s)."""
+    from hazwaste.reconciliation import totals
+
+    counts = totals.compact(db.session) or {}
+    db.session.commit()
+    click.echo(
+        f"monthly totals compacted: {counts.get('producer', 0)} producer deltas, "
+        f"{counts.get('receiver', 0)} receiver deltas"
     )

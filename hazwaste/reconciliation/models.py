@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hazwaste.accounts.models import Organization, User
@@ -115,10 +115,12 @@ class ProducerMonth(Base):
     last stock count: the running totals the balance rules read instead of every ledger
     entry and manifest line.
 
-    Maintained by database triggers on ``ledger_entries``, ``manifest_lines`` and
-    ``manifests`` (migration 5e1f0c3a9b7d), so every write path — pages, API, imports, bulk
-    loads — keeps it exact; ``flask totals verify`` compares it with a recomputation and
-    ``flask totals rebuild`` recomputes it (see :mod:`hazwaste.reconciliation.totals`).
+    Database triggers on ``ledger_entries``, ``manifest_lines`` and ``manifests`` record every
+    change as a :class:`ProducerMonthDelta` (migration b7c2d9e4f1a6), whichever write path —
+    pages, API, imports, bulk loads — made it; compaction folds the deltas into these rows.
+    Readers use :func:`hazwaste.reconciliation.totals.producer_months` (these rows plus the
+    deltas not yet folded), never this table alone. ``flask totals verify`` compares that
+    with a recomputation and ``flask totals rebuild`` recomputes it.
     *Shipped* is the weighed pickup quantity of the producer's manifests, by pickup month.
     """
 
@@ -141,7 +143,8 @@ class ProducerMonth(Base):
 class ReceiverMonth(Base):
     """A receiver's accepted (by receipt month, ``method_code`` empty) and disposed (by
     disposal month and method) quantities of one waste code: maintained like
-    :class:`ProducerMonth`."""
+    :class:`ProducerMonth` (from :class:`ReceiverMonthDelta`; read through
+    :func:`hazwaste.reconciliation.totals.receiver_months`)."""
 
     __tablename__ = "monthly_receiver_totals"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -151,5 +154,53 @@ class ReceiverMonth(Base):
     month: Mapped[date] = mapped_column(primary_key=True)
     month_end: Mapped[date]
     method_code: Mapped[str] = mapped_column(String(8), primary_key=True, default="")
+    accepted_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    disposed_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+
+
+class ProducerMonthDelta(Base):
+    """One change to a :class:`ProducerMonth`, inserted by the triggers in the writer's
+    transaction: an INSERT with no unique key, so hand-offs of the same producer, code and
+    month never wait on each other (an upsert of the shared total row would, until COMMIT).
+
+    The flows are signed differences (grams); a stock count is a level, not a flow, so a
+    change of one (``count_changed`` = 1) says only that the month's last count must be
+    read again from the ledger. Folded into the totals and deleted by
+    :func:`hazwaste.reconciliation.totals.compact`. No foreign keys: they would cost a
+    lookup per insert, and the totals row the delta folds into has them."""
+
+    __tablename__ = "producer_month_deltas"
+    __table_args__ = (
+        Index("ix_producer_month_deltas_key", "producer_id", "waste_code", "month"),
+        # Never reuse an id: compaction folds and deletes "every delta up to id N".
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    producer_id: Mapped[int]
+    waste_code: Mapped[str] = mapped_column(String(10))
+    month: Mapped[date]
+    month_end: Mapped[date]
+    generated_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    self_used_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    shipped_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    count_changed: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class ReceiverMonthDelta(Base):
+    """One change to a :class:`ReceiverMonth` (see :class:`ProducerMonthDelta`)."""
+
+    __tablename__ = "receiver_month_deltas"
+    __table_args__ = (
+        Index("ix_receiver_month_deltas_key", "receiver_id", "waste_code", "month"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receiver_id: Mapped[int]
+    waste_code: Mapped[str] = mapped_column(String(10))
+    month: Mapped[date]
+    month_end: Mapped[date]
+    method_code: Mapped[str] = mapped_column(String(8), default="")
     accepted_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))
     disposed_kg: Mapped[Decimal] = mapped_column(default=Decimal(0))

@@ -11,9 +11,9 @@ from hazwaste.db import UTCDateTime
 from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
 from hazwaste.permits.models import Licence, LicenceMethod, LicenceScope
-from hazwaste.reconciliation.models import ReceiverMonth
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
 from hazwaste.reconciliation.sqltime import china_day_start, dialect, first_of_month, scanned
+from hazwaste.reconciliation.totals import receiver_months
 
 
 @register
@@ -163,7 +163,7 @@ class LicenceMismatch(Rule):
         months left are checked line by line, found through the (receiver, received_at)
         index: a national run reads the totals, not every line.
         """
-        t = ReceiverMonth
+        t = receiver_months().c
         months = t.month <= first_of_month(local_date(ctx.as_of))
 
         def uncovered(

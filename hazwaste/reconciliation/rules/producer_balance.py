@@ -6,15 +6,15 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from hazwaste.db import grams, kg_from_grams
 from hazwaste.ledger.models import LedgerEntry, LedgerKind
 from hazwaste.manifests.models import Manifest, ManifestLine
 from hazwaste.manifests.services import local_date
-from hazwaste.reconciliation.models import ProducerMonth
 from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
 from hazwaste.reconciliation.sqltime import china_day_start, first_of_month
+from hazwaste.reconciliation.totals import producer_months_for_probes
 
 
 @register
@@ -27,7 +27,7 @@ class ProducerBalance(Rule):
     opening balance. Flagged beyond the larger of ``BALANCE_TOLERANCE_PCT`` (1 %) of the
     stock to account for (previous count + generated) and ``BALANCE_TOLERANCE_KG`` (50 kg).
 
-    Read from the monthly totals (:class:`~hazwaste.reconciliation.models.ProducerMonth`,
+    Read from the monthly totals (:func:`~hazwaste.reconciliation.totals.producer_months`,
     which also keep each month's last count) in one ordered pass: a count whose previous
     month was counted too (the rule of monthly stocktaking) is checked against its own
     month's movements and the previous count, both on the same row or the one before it;
@@ -42,7 +42,8 @@ class ProducerBalance(Rule):
 
     def query(self, session: Session, ctx: Context) -> Select[Any]:
         today = local_date(ctx.as_of)
-        t = ProducerMonth
+        merged = producer_months_for_probes(session)
+        t = merged("t").c
         window: dict[str, Any] = {
             "partition_by": (t.producer_id, t.waste_code),
             "order_by": t.month,
@@ -66,7 +67,7 @@ class ProducerBalance(Rule):
             .subquery()
         )
         c = months.c
-        q, e = aliased(ProducerMonth), aliased(ProducerMonth)
+        q, e = merged("q").c, merged("e").c
         # The month of the previous count when it is not the month before: looked up.
         earlier_count = (
             select(e.month)
@@ -78,7 +79,7 @@ class ProducerBalance(Rule):
             )
             .order_by(e.month.desc())
             .limit(1)
-            .correlate_except(e)
+            .correlate(months)
             .scalar_subquery()
         )
         follows_count = c.prev_count_on.is_not(None)
@@ -91,7 +92,7 @@ class ProducerBalance(Rule):
                     q.waste_code == c.waste_code,
                     q.month == earlier_count,
                 )
-                .correlate_except(q)
+                .correlate(months)
                 .scalar_subquery()
             )
 
@@ -104,7 +105,7 @@ class ProducerBalance(Rule):
                     q.month > earlier_count,
                     q.month <= c.month,
                 )
-                .correlate_except(q)
+                .correlate(months)
                 .scalar_subquery()
             )
 

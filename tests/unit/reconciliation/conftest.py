@@ -55,6 +55,27 @@ def run(session: Any, as_of: datetime, rule: str, settings: dict[str, Any] | Non
     return record
 
 
+@pytest.fixture(autouse=True, params=["deltas", "compacted"])
+def compaction(request: Any, monkeypatch: Any) -> str:
+    """Every test here runs twice: with the monthly totals' deltas never folded (a full run
+    does not compact either: the rules must read totals plus deltas), and with a compaction
+    after every flush (the rules read compacted totals)."""
+    if request.param == "deltas":
+        monkeypatch.setattr(recon, "compact_totals", lambda session, wait=True: {})
+        return request.param
+    session = request.getfixturevalue("session")
+    from sqlalchemy import event
+
+    from hazwaste.reconciliation import totals
+
+    def fold(flushing: Any, _context: Any) -> None:
+        totals.compact(flushing)
+
+    event.listen(session, "after_flush_postexec", fold)
+    request.addfinalizer(lambda: event.remove(session, "after_flush_postexec", fold))
+    return request.param
+
+
 @pytest.fixture()
 def journey(session: Any, demo: Any) -> Any:
     def make(submitted_at: datetime, **overrides: Any) -> Journey:
