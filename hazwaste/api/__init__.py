@@ -8,7 +8,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hazwaste.api import core, json, routes  # noqa: F401  (routes register on bp)
+    # The transparency log's endpoints live here, above accounts (they read an optional
+    # bearer token), so the audit domain stays below every domain that records into it.
+    from hazwaste.api import audit, core, json, routes  # noqa: F401  (routes register on bp)
     from hazwaste.extensions import csrf
 
     app.json = json.JSONProvider(app)

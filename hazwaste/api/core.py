@@ -44,6 +44,14 @@ def _bearer_token() -> str | None:
     return token.strip()
 
 
+def bearer_user() -> User | None:
+    """The user of a valid bearer token, or None — for public endpoints that show more to
+    some callers (never a 401; the token's last use is not recorded)."""
+    token = _bearer_token()
+    row = account_services.token_record(db.session, utcnow(), token) if token else None
+    return row.user if row is not None else None
+
+
 def token_required(view: F) -> F:
     """Authenticate with ``Authorization: Bearer <token>``; 401 JSON otherwise."""
 

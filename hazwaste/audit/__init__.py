@@ -4,8 +4,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    # The API routes register on the API blueprint, which create_app registers after us.
-    from hazwaste.audit import api, views  # noqa: F401
+    # Its API endpoints are in hazwaste.api.audit (the API layer sits above accounts).
+    from hazwaste.audit import views
     from hazwaste.audit.cli import audit_cli
     from hazwaste.audit.services import checkpoint_job
     from hazwaste.jobs import outbox

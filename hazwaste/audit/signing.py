@@ -100,3 +100,18 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def public_key_info() -> dict[str, str]:
+    """The published verification key and exactly what it signs (page and API alike)."""
+    public = signing_key().public_key()
+    return {
+        "algorithm": ALGORITHM,
+        "key_id": key_id(public),
+        "public_key": b64(public_raw(public)),
+        "public_key_pem": public_pem(public),
+        "signed_data": '"hazwaste-audit-tree-head-v1\\0" ‖ uint64be(tree_size) ‖ '
+        "uint64be(timestamp_ms) ‖ root_hash (32 bytes)",
+        "leaf_hash": "SHA-256(0x00 ‖ entry hash bytes)",
+        "node_hash": "SHA-256(0x01 ‖ left ‖ right), RFC 6962 MTH",
+    }

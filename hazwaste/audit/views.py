@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
-from hazwaste.audit.api import public_key_info
+from hazwaste.audit import signing
 from hazwaste.audit.models import AuditCheckpoint
 from hazwaste.extensions import db
 from hazwaste.pagination import paginate
@@ -25,4 +25,4 @@ def transparency() -> Any:
         page_number,
         current_app.config["PAGE_SIZE"],
     )
-    return render_template("audit/transparency.html", page=page, key=public_key_info())
+    return render_template("audit/transparency.html", page=page, key=signing.public_key_info())

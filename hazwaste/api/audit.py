@@ -13,16 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from hazwaste.accounts import services as account_services
-from hazwaste.api.core import bp, load_query, ok
+from hazwaste.api.core import bearer_user, bp, load_query, ok
 from hazwaste.api.spec import document
 from hazwaste.audit import services, signing
 from hazwaste.audit.models import AuditCheckpoint
-from hazwaste.db import utcnow
 from hazwaste.extensions import db
 from hazwaste.pagination import paginate
 from hazwaste.schemas import BaseSchema
@@ -122,20 +120,6 @@ def checkpoints() -> Any:
     return ok(CheckpointOutSchema(many=True).dump(page.items), **page.meta())
 
 
-def public_key_info() -> dict[str, str]:
-    public = signing.signing_key().public_key()
-    return {
-        "algorithm": signing.ALGORITHM,
-        "key_id": signing.key_id(public),
-        "public_key": signing.b64(signing.public_raw(public)),
-        "public_key_pem": signing.public_pem(public),
-        "signed_data": '"hazwaste-audit-tree-head-v1\\0" ‖ uint64be(tree_size) ‖ '
-        "uint64be(timestamp_ms) ‖ root_hash (32 bytes)",
-        "leaf_hash": "SHA-256(0x00 ‖ entry hash bytes)",
-        "node_hash": "SHA-256(0x01 ‖ left ‖ right), RFC 6962 MTH",
-    }
-
-
 @bp.get("/audit/checkpoints/key")
 @document(
     "/api/v1/audit/checkpoints/key",
@@ -146,17 +130,14 @@ def public_key_info() -> dict[str, str]:
     auth=False,
 )
 def checkpoint_key() -> Any:
-    return ok(PublicKeyOutSchema().dump(public_key_info()))
+    return ok(PublicKeyOutSchema().dump(signing.public_key_info()))
 
 
 def _is_platform_admin() -> bool:
     """Whether the request carries a platform administrator's valid bearer token (optional
     here: without one the public view is given, never a 401)."""
-    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return False
-    row = account_services.token_record(db.session, utcnow(), token.strip())
-    return bool(row is not None and row.user.is_platform_admin)
+    user = bearer_user()
+    return bool(user is not None and user.is_platform_admin)
 
 
 @bp.get("/audit/entries/<int:entry_id>/proof")
