@@ -5,14 +5,19 @@ both exactly, and a compaction beside it skips instead of waiting."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from flask import Flask
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
+from hazwaste import create_app
 from hazwaste.accounts.models import User
 from hazwaste.extensions import db
 from hazwaste.manifests import lifecycle
@@ -25,6 +30,37 @@ pytestmark = pytest.mark.postgres
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 WAIT_S = 5.0
+
+
+@pytest.fixture()
+def app() -> Iterator[Flask]:
+    """An app on a scratch database of the PostgreSQL server (these tests commit on several
+    connections, which the per-test transaction of the shared test database cannot hide)."""
+    from flask_migrate import upgrade
+
+    from hazwaste.catalog.services import load_reference_data
+    from tests.conftest import test_config
+
+    server = os.environ["TEST_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
+    name = f"hw_totals_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        scratch = create_app(test_config(server.rsplit("/", 1)[0] + f"/{name}"))
+        with scratch.app_context():
+            upgrade()
+            load_reference_data(db.session)
+            db.session.commit()
+            db.session.remove()
+        yield scratch
+        with scratch.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _pickup(engine, manifest_id: int, driver_id: int, vehicle_id: int, done: dict) -> None:
