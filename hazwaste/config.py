@@ -236,6 +236,10 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         JOB_SWEEP_REPUSH=JOB_SWEEP_REPUSH,
         JOB_SWEEP_BATCH=JOB_SWEEP_BATCH,
         JOB_WORKERS=int(os.environ.get("HAZWASTE_JOB_WORKERS", JOB_WORKERS)),
+        # Outgoing e-mail (hazwaste.mail): smtp://user:password@host:port, smtps://…, or
+        # "console" (the log; the default, so a development machine needs no mail server).
+        MAIL_URL=os.environ.get("HAZWASTE_MAIL_URL", "console"),
+        MAIL_FROM=os.environ.get("HAZWASTE_MAIL_FROM", "hazwaste@localhost"),
         # External base URL for QR codes and links in PDFs, never the request's Host header;
         # required in production (hazwaste.public_url).
         PUBLIC_BASE_URL=os.environ.get("HAZWASTE_PUBLIC_BASE_URL", ""),
