@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,6 +86,7 @@ class EventPayloadSchema(Schema):
     organization_ids = fields.List(fields.Integer(strict=True), load_default=list)
     actor_id = fields.Integer(strict=True, allow_none=True, load_default=None)
     data = fields.Dict(load_default=dict)
+    also = fields.List(fields.String(), load_default=list)
 
 
 Subscriber = Callable[[Session, datetime, Event], None]
@@ -116,18 +117,25 @@ def publish(
     actor_id: int | None = None,
     data: dict[str, Any] | None = None,
     key: str | None = None,
+    also: Iterable[str] = (),
 ) -> Event:
     """Record that ``type`` happened, in the caller's transaction (one INSERT into the
     outbox; never commits). The event exists if and only if that transaction commits.
 
     With ``key`` (e.g. ``receipt-due:<manifest id>:<date>`` for a reminder a periodic job
     may find twice), publishing is idempotent: a second publish with the same key adds
-    nothing. Raises :class:`UnknownEventType` for a type not in ``EVENT_TYPES``.
+    nothing. ``also``: further types that happened in the same change to the same subject
+    (a receipt that rejects a line is also ``manifest.rejected``); they travel in the same
+    outbox row — a hand-off pays one INSERT whatever it means — and reach the subscribers as
+    events of their own, with ids ``<id>-<n>``. Raises :class:`UnknownEventType` for a type
+    not in ``EVENT_TYPES``.
     """
     from hazwaste.jobs import outbox
 
-    if type not in EVENT_TYPES:
-        raise UnknownEventType(type)
+    extra = [t for t in dict.fromkeys(also) if t != type]
+    for name in (type, *extra):
+        if name not in EVENT_TYPES:
+            raise UnknownEventType(name)
     event = Event(
         id=uuid.uuid4().hex,
         type=type,
@@ -138,21 +146,30 @@ def publish(
         actor_id=actor_id,
         data=dict(data or {}),
     )
+    payload = event.to_payload()
+    if extra:
+        payload["also"] = extra
     outbox.enqueue(
         session,
         now,
         DISPATCH,
-        event.to_payload(),
+        payload,
         key=f"event:{key}" if key is not None else f"event:{event.id}",
     )
     return event
 
 
 def dispatch(session: Session, now: datetime, payload: dict[str, Any]) -> None:
-    """Job handler: hand the event to every subscriber (each enqueues its own jobs)."""
+    """Job handler: hand the event (and those that came ``also`` with it) to every
+    subscriber, each of which enqueues its own jobs."""
     event = Event.from_payload(payload)
-    for fn in _SUBSCRIBERS.values():
-        fn(session, now, event)
+    happened = [event] + [
+        replace(event, id=f"{event.id}-{n}", type=name)
+        for n, name in enumerate(payload.get("also") or (), 1)
+    ]
+    for one in happened:
+        for fn in _SUBSCRIBERS.values():
+            fn(session, now, one)
 
 
 def _summary(payload: dict[str, Any]) -> str:

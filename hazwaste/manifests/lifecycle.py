@@ -23,11 +23,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from hazwaste import events
 from hazwaste.accounts.models import User
 from hazwaste.errors import Conflict, Forbidden, Invalid
+from hazwaste.events import types as event_types
 from hazwaste.ledger import services as ledger
 from hazwaste.ledger.models import Container
-from hazwaste.manifests import access, signals
+from hazwaste.manifests import access
 from hazwaste.manifests.models import (
     EventKind,
     LineDecision,
@@ -555,7 +557,25 @@ def receive(
             .values(completed_at=now)
             .execution_options(synchronize_session=False)
         )
-    signals.receipt_recorded.send(manifest, session=session, now=now)
+    rejected_lines = [r for r in rows if r["decision"] is not LineDecision.ACCEPT]
+    events.publish(
+        session,
+        now,
+        event_types.MANIFEST_REJECTED if all_rejected else event_types.MANIFEST_RECEIVED,
+        subject_kind="manifest",
+        subject_id=manifest.id,
+        organization_ids=[manifest.producer_id, manifest.carrier_id, manifest.receiver_id],
+        actor_id=user.id,
+        data={
+            "number": manifest.number,
+            "status": new_status.value,
+            "received_kg": format(total.normalize(), "f"),
+            "rejected_lines": len(rejected_lines),
+            "containers_missing": len(missing),
+        },
+        # One outbox row whatever the receipt means (the hand-off's statement budget).
+        also=[event_types.MANIFEST_REJECTED] if rejected_lines else [],
+    )
     return manifest
 
 

@@ -11,6 +11,9 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 from sqlalchemy.orm import Session
 
+from hazwaste.events import Event
+from hazwaste.events import types as event_types
+
 #: Outbox job kind: re-evaluate one manifest's rules after its receipt.
 RECONCILE_MANIFEST = "reconcile.manifest"
 
@@ -19,17 +22,25 @@ class ManifestJobSchema(Schema):
     manifest_id = fields.Integer(required=True, strict=True)
 
 
-def _after_receipt(manifest: Any, session: Session, now: datetime) -> None:
-    """Enqueue the manifest's incremental reconciliation in the receipt's transaction; it
-    runs after commit (hazwaste.jobs), outside the hand-off and its locks."""
+#: The events after which a manifest's rules are evaluated again.
+RECONCILE_AFTER = frozenset({event_types.MANIFEST_RECEIVED, event_types.MANIFEST_REJECTED})
+
+
+def _after_receipt(session: Session, now: datetime, event: Event) -> None:
+    """Events subscriber: after a receipt (published in the receipt's transaction, handed
+    over after its commit) enqueue the manifest's incremental reconciliation — never inside
+    the hand-off and its locks. Keyed per manifest, so the receipt's second event (a receipt
+    that is also a rejection) adds nothing."""
     from hazwaste.jobs import outbox
 
+    if event.type not in RECONCILE_AFTER or event.subject_kind != "manifest":
+        return
     outbox.enqueue(
         session,
         now,
         RECONCILE_MANIFEST,
-        {"manifest_id": manifest.id},
-        key=f"{RECONCILE_MANIFEST}:receipt:{manifest.id}",
+        {"manifest_id": event.subject_id},
+        key=f"{RECONCILE_MANIFEST}:receipt:{event.subject_id}",
     )
 
 
@@ -51,13 +62,13 @@ def _summary(payload: dict[str, Any]) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from hazwaste import events
     from hazwaste.jobs import outbox
-    from hazwaste.manifests.signals import receipt_recorded
     from hazwaste.reconciliation import api, views  # noqa: F401  (api routes register on bp)
     from hazwaste.reconciliation.cli import reconcile_command, totals_group
     from hazwaste.reconciliation.totals import COMPACT_EVERY, compact_job
 
-    receipt_recorded.connect(_after_receipt)
+    events.subscribe("reconciliation", _after_receipt)
     outbox.register(
         RECONCILE_MANIFEST,
         reconcile_manifest,

@@ -80,3 +80,36 @@ def test_unreachable_smtp_server_retries(app, session, now, run_jobs, monkeypatc
     job = session.query(OutboxJob).filter_by(kind=mail.SEND).one()
     assert job.status is JobStatus.PENDING and job.attempts == 1
     assert "ConnectionRefused" in job.last_error
+
+
+def test_events_that_came_with_it_share_one_row_and_arrive_as_their_own(
+    session, now, run_jobs, received_events
+):
+    event = events.publish(
+        session,
+        now,
+        types.MANIFEST_RECEIVED,
+        subject_kind="manifest",
+        subject_id=4,
+        organization_ids=[1],
+        also=[types.MANIFEST_REJECTED, types.MANIFEST_RECEIVED],
+    )
+    assert session.query(OutboxJob).count() == 1
+    run_jobs(now)
+    assert [(e.id, e.type) for e in received_events] == [
+        (event.id, types.MANIFEST_RECEIVED),
+        (f"{event.id}-1", types.MANIFEST_REJECTED),
+    ]
+    assert {e.subject_id for e in received_events} == {4}
+
+
+def test_unknown_type_among_the_others_is_refused_too(session, now):
+    with pytest.raises(events.UnknownEventType):
+        events.publish(
+            session,
+            now,
+            types.MANIFEST_RECEIVED,
+            subject_kind="manifest",
+            subject_id=1,
+            also=["manifest.lost"],
+        )

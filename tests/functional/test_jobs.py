@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from hazwaste import events
 from hazwaste.jobs import outbox
 from hazwaste.jobs.models import JobStatus, OutboxJob
 from hazwaste.reconciliation import RECONCILE_MANIFEST
@@ -70,13 +71,21 @@ def test_receipt_writes_the_job_in_its_own_transaction_and_pushes_after_commit(
     session, now, received, pusher
 ):
     j = received()
-    [job] = jobs(session)
-    assert (job.kind, job.status, job.attempts) == (RECONCILE_MANIFEST, JobStatus.PENDING, 0)
-    assert outbox.summary(job) == f"联单 {j.manifest.id}"  # zh_CN first
+    [job] = jobs(session)  # the receipt's event: one row, whatever follows from it
+    assert (job.kind, job.status, job.attempts) == (events.DISPATCH, JobStatus.PENDING, 0)
+    assert outbox.summary(job) == f"manifest.received manifest {j.manifest.id}"
     assert pusher.ids == []  # nothing leaves before the hand-off commits
     assert weight_gaps(session) == []  # and nothing is reconciled inside it
     session.commit()
     assert pusher.ids == [job.id]
+
+    # After commit the event's dispatch enqueues the reconciliation, pushed when it commits.
+    assert outbox.run_job(session, now + 2 * HOUR, job.id) == outbox.DONE
+    [_, reconcile] = jobs(session)
+    assert (reconcile.kind, reconcile.status) == (RECONCILE_MANIFEST, JobStatus.PENDING)
+    assert outbox.summary(reconcile) == f"联单 {j.manifest.id}"  # zh_CN first
+    assert pusher.ids == [job.id, reconcile.id]
+    assert weight_gaps(session) == []
 
 
 def test_rolled_back_hand_off_leaves_no_job_and_pushes_nothing(session, now, received, pusher):
@@ -109,6 +118,7 @@ def test_outbox_survives_a_crash_between_commit_and_push(app, session, now, rece
     j = received()
     session.commit()
     [job] = jobs(session)
+    assert job.kind == events.DISPATCH
     assert job.status is JobStatus.PENDING and weight_gaps(session) == []
 
     # "Restart": a new worker knows nothing but the database. Its sweeper finds the job once
@@ -125,8 +135,10 @@ def test_outbox_survives_a_crash_between_commit_and_push(app, session, now, rece
     # The job runs once; a duplicate push (or a second worker) finds nothing left to do.
     assert outbox.run_job(session, at, job.id) == outbox.DONE
     assert outbox.run_job(session, at, job.id) == outbox.SKIPPED
-    [job] = jobs(session)
+    [job, reconcile] = jobs(session)
     assert job.status is JobStatus.DONE and job.done_at == at
+    assert outbox.run_job(session, at, reconcile.id) == outbox.DONE
+    assert outbox.run_job(session, at, reconcile.id) == outbox.SKIPPED
     assert {f.manifest_id for f in weight_gaps(session)} == {j.manifest.id}
     runs = session.query(ReconciliationRun).all()
     assert [r.scope for r in runs] == [f"manifest:{j.manifest.id}"]
@@ -216,9 +228,12 @@ def test_dead_letter_page_for_the_platform_admin_only(
 def test_incremental_run_is_deferred_while_a_full_run_holds_the_lock(app, session, now, received):
     received()
     session.commit()
-    [job] = jobs(session)
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
     at = now + 2 * HOUR
+    [dispatch] = jobs(session)
+    assert outbox.run_job(session, at, dispatch.id) == outbox.DONE
+    [_, job] = jobs(session)
+    assert job.kind == RECONCILE_MANIFEST
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql"):
         engine = create_engine(url)
         with engine.connect() as other:
@@ -235,7 +250,7 @@ def test_incremental_run_is_deferred_while_a_full_run_holds_the_lock(app, sessio
         assert outbox.run_job(session, at, job.id) == outbox.DEFERRED
         full.status = RunStatus.SUCCEEDED
         session.commit()
-    [job] = jobs(session)
+    [_, job] = jobs(session)
     # Not a failure: no attempt counted; tried again after the defer delay.
     assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
     assert job.next_attempt_at == at + app.config["JOB_DEFER_DELAY"]
