@@ -116,9 +116,13 @@ def test_queue_carries_the_job_from_commit_to_a_worker(session, now, demo, queue
     assert queue.huey.pending_count() == 0  # nothing is pushed before the commit
     session.commit()
     assert queue.huey.pending_count() == 1
-    assert drain(queue) == [outbox.DONE]  # the worker runs it at its own "now"
-    [job] = jobs(session)
-    assert job.status is JobStatus.DONE
+    # The worker runs the receipt's event at its own "now"; the reconciliation the event's
+    # dispatch enqueued is pushed when that job commits, and runs next.
+    assert drain(queue) == [outbox.DONE, outbox.DONE]
+    assert [(j.kind, j.status) for j in jobs(session)] == [
+        ("events.dispatch", JobStatus.DONE),
+        ("reconcile.manifest", JobStatus.DONE),
+    ]
     session.expire_all()
     flagged = session.query(Flag).filter(Flag.rule == "WEIGHT_GAP").all()
     assert {f.manifest_id for f in flagged} == {j.manifest.id}
@@ -132,7 +136,8 @@ def test_lost_push_is_recovered_by_the_sweeper_task(app, session, now, demo, que
     assert queue.huey.pending_count() == 0
     monkeypatch.setitem(app.extensions, outbox.PUSHER_EXTENSION, queue)  # worker restarted
     queue.task("sweep")()  # what the periodic schedule (and a starting worker) enqueues
-    assert drain(queue) == [1, outbox.DONE]  # the sweep re-pushed one id; it ran
+    # The sweep re-pushed one id (the receipt's event); it ran, and so did what it enqueued.
+    assert drain(queue) == [1, outbox.DONE, outbox.DONE]
     assert jobs(session)[0].status is JobStatus.DONE
     queue.task("run_job")(jobs(session)[0].id)  # a duplicate push: nothing more happens
     assert drain(queue) == [outbox.SKIPPED]
