@@ -1,31 +1,72 @@
-"""Chinese working-day arithmetic (statutory holidays and 调休 make-up Saturdays).
+"""Chinese working-day arithmetic (statutory holidays and 调休 make-up working days).
 
-Uses the ``chinese-calendar`` package, which knows each year once the State Council has
-published its holiday schedule (usually in November for the next year). For a year it does
-not know yet we fall back to Monday–Friday and say so in the result, so a deadline is never
-silently wrong: callers show the flag and the deadline is recomputed once the data exists.
+Uses the ``chinese-calendar`` package, which knows each year once the State Council
+(国务院办公厅) has published its holiday schedule, usually in November for the next year;
+its newest release covers 2004–2026. For a year it does not know yet we do not fall back to
+plain Monday–Friday (that counted 1 January 2027 and Spring Festival 2027 as working days):
+we *estimate* from the statutory holidays of 全国年节及纪念日放假办法 (2024 revision, in force
+2025-01-01) — 元旦 1 day, 春节 4 days (除夕 to 正月初三), 清明 1 day, 劳动节 2 days (1–2 May),
+端午 1 day, 中秋 1 day, 国庆 3 days (1–3 October) — on top of weekends. An estimate cannot
+know the year's 调休 (bridging days and make-up Saturdays), so every date computed from it
+is marked *provisional* (``official`` / ``exact`` False): callers show the mark, and the date
+is recomputed once the year's schedule is known.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
+from lunardate import LunarDate
+
+#: Days off of the Spring Festival, counted from 除夕 (the eve of 正月初一).
+SPRING_FESTIVAL_DAYS = 4
+#: 劳动节: 1 and 2 May; 国庆: 1 to 3 October (fixed Gregorian dates).
+LABOUR_DAY_DAYS = 2
+NATIONAL_DAY_DAYS = 3
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> frozenset[date]:
+    """The statutory days off of ``year`` (without weekends and 调休), for the estimate.
+
+    Lunar holidays come from the lunar calendar (``lunardate``); 清明 is the day of the
+    清明 solar term. A Spring Festival whose 除夕 falls in December of the year before
+    counts in that year.
+    """
+    days: set[date] = {date(year, 1, 1)}
+    for lunar_year in (year, year + 1):
+        new_year = LunarDate(lunar_year, 1, 1).to_solar_date()
+        eve = new_year - timedelta(days=1)
+        days.update(
+            d
+            for d in (eve + timedelta(days=n) for n in range(SPRING_FESTIVAL_DAYS))
+            if d.year == year
+        )
+    terms = chinese_calendar.get_solar_terms(date(year, 4, 1), date(year, 4, 30))
+    days.update(day for day, name in terms if name == "清明")
+    days.update(date(year, 5, 1 + n) for n in range(LABOUR_DAY_DAYS))
+    days.add(LunarDate(year, 5, 5).to_solar_date())  # 端午
+    days.add(LunarDate(year, 8, 15).to_solar_date())  # 中秋
+    days.update(date(year, 10, 1 + n) for n in range(NATIONAL_DAY_DAYS))
+    return frozenset(days)
 
 
 def is_workday(day: date) -> tuple[bool, bool]:
-    """Return ``(is_workday, from_official_calendar)``."""
+    """Return ``(is_workday, from_official_calendar)``; for a year without the official
+    schedule, the estimate (weekends and statutory holidays off) and ``False``."""
     try:
         return bool(chinese_calendar.is_workday(day)), True
     except NotImplementedError:
-        return day.weekday() < 5, False
+        return day.weekday() < 5 and day not in statutory_holidays(day.year), False
 
 
 def add_working_days(start: date, days: int) -> tuple[date, bool]:
     """The date ``days`` working days after ``start`` (``start`` itself not counted).
 
-    Returns ``(due_date, exact)``; ``exact`` is False if any day in between fell in a year the
-    official calendar does not cover yet.
+    Returns ``(due_date, exact)``; ``exact`` is False (the date is provisional) if any day
+    in between fell in a year the official calendar does not cover yet.
     """
     if days < 0:
         raise ValueError("days must be >= 0")

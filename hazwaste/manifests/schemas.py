@@ -355,6 +355,11 @@ class ManifestOutSchema(BaseSchema):
     picked_up_at = fields.DateTime(allow_none=True)
     delivered_at = fields.DateTime(allow_none=True)
     receipt_due_date = fields.Date(allow_none=True)
+    #: The due date was computed partly from the estimated calendar of a year whose
+    #: official holiday schedule is not known yet (hazwaste.workdays).
+    receipt_due_provisional = fields.Function(
+        lambda m: m.receipt_due_date is not None and not m.receipt_due_exact
+    )
     received_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
     cancelled_at = fields.DateTime(allow_none=True)
