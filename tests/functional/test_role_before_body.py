@@ -57,6 +57,11 @@ REFUSED: dict[str, list[str]] = {
     "api.create_manifest": ENTERPRISE_STAFF,
     "api.create_vehicle": PRODUCER_OR_REGULATOR,
     "api.delete_plan": ENTERPRISE_STAFF,
+    # Webhooks: administrators of an organization or a regulator body only.
+    "api.create_webhook": ["producer-staff", "driver"],
+    "api.update_webhook": ["producer-staff", "driver"],
+    "api.delete_webhook": ["producer-staff", "driver"],
+    "api.replay": ["producer-staff", "driver"],
     "api.deliver_manifest": PRODUCER_OR_REGULATOR,
     "api.dispose_manifest": ENTERPRISES,
     "api.draw_create": ENTERPRISES,
