@@ -7,9 +7,11 @@ from flask_babel import lazy_gettext as _l
 def init_app(app: Flask) -> None:
     from hazwaste import events
     from hazwaste.jobs import outbox
-    from hazwaste.webhooks import api, services  # noqa: F401  (API routes on the API blueprint)
+    from hazwaste.webhooks import api, services, views  # noqa: F401  (API routes: API blueprint)
     from hazwaste.webhooks.schemas import DeliverJobSchema
 
+    app.register_blueprint(views.bp)
+    app.register_blueprint(views.developers)
     events.subscribe("webhooks", services.on_event)
     outbox.register(
         services.DELIVER,

@@ -16,9 +16,11 @@ from hazwaste import events
 from hazwaste.events import types
 from hazwaste.webhooks import services
 from hazwaste.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from tests.conftest import ROOT, api_token
+from tests.conftest import ROOT, api_token, login
 
-_spec = importlib.util.spec_from_file_location("webhook_verify", ROOT / "docs/webhook_verify.py")
+_spec = importlib.util.spec_from_file_location(
+    "webhook_verify", ROOT / "hazwaste/webhooks/verify_snippet.py"
+)
 assert _spec is not None and _spec.loader is not None
 verify_module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(verify_module)
@@ -260,3 +262,58 @@ def test_api_lifecycle_and_wrong_parties(client, session, now, run_jobs, demo, a
     assert client.post(replay, headers=admin).status_code == 200
     assert client.delete(f"/api/v1/webhooks/{wid}", headers=admin).status_code == 200
     assert client.get(f"/api/v1/webhooks/{wid}", headers=admin).status_code == 404
+
+
+def test_developer_page_shows_the_tested_snippet(client, session):
+    import html
+
+    page = client.get("/developers/webhooks")
+    assert page.status_code == 200
+    text = html.unescape(page.get_data(as_text=True))
+    snippet = (ROOT / "hazwaste/webhooks/verify_snippet.py").read_text()
+    assert snippet.strip() in text
+    assert "hmac.compare_digest" in snippet
+
+
+def test_pages_for_the_admin_and_wrong_parties(client, session, now, run_jobs, demo, allow_private):
+    login(client, "producer@demo.test")
+    assert client.get("/webhooks").status_code == 200
+    bad = client.post("/webhooks", data={"url": "file:///etc/passwd"})
+    assert bad.status_code == 422
+    created = client.post(
+        "/webhooks",
+        data={"url": "http://127.0.0.1:1/h", "event_types": [types.MANIFEST_PICKED_UP]},
+    )
+    assert created.status_code == 200
+    endpoint = session.query(WebhookEndpoint).one()
+    assert endpoint.secret in created.get_data(as_text=True)
+    _publish(session, now, [demo.orgs["producer"].id])
+    run_jobs(now)
+    delivery = session.query(WebhookDelivery).one()
+    detail = client.get(f"/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert "2026-11-20 10:00:00" in detail  # China time
+    wid, did = endpoint.id, delivery.id
+    posts = [
+        f"/webhooks/{wid}/rotate",
+        f"/webhooks/{wid}/active",
+        f"/webhooks/{wid}/deliveries/{did}/replay",
+        f"/webhooks/{wid}/delete",
+    ]
+    for account, status in (("carrier", 404), ("regulator", 404), ("producer-staff", 403)):
+        client.post("/logout")
+        login(client, f"{account}@demo.test")
+        assert client.get(f"/webhooks/{wid}").status_code == status, account
+        for path in posts:
+            assert client.post(path, data={"active": "0"}).status_code == status, (account, path)
+    assert client.get("/webhooks").status_code == 403
+    client.post("/logout")
+    login(client, "producer@demo.test")
+    rotated = client.post(f"/webhooks/{wid}/rotate")
+    session.refresh(endpoint)
+    assert endpoint.secret in rotated.get_data(as_text=True)
+    assert client.post(f"/webhooks/{wid}/active", data={"active": "0"}).status_code == 302
+    session.refresh(endpoint)
+    assert not endpoint.active
+    assert client.post(f"/webhooks/{wid}/deliveries/{did}/replay").status_code == 302
+    assert client.post(f"/webhooks/{wid}/delete").status_code == 302
+    assert client.get(f"/webhooks/{wid}").status_code == 404
