@@ -24,6 +24,13 @@ from hazwaste.schemas import field_errors, form_dict
 from hazwaste.webhooks import services
 from hazwaste.webhooks.schemas import EndpointSchema
 
+#: The body of a delivery, as the developer page shows it (JSON: nothing to translate).
+EXAMPLE_BODY = (
+    '{"id": "9f1c…", "type": "manifest.picked_up", "time": "2026-11-20T10:00:00+08:00",\n'
+    ' "object": {"kind": "manifest", "id": 42}, "link": "https://…/manifests/42",\n'
+    ' "data": {"number": "…"}}'
+)
+
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 developers = Blueprint("developers", __name__, url_prefix="/developers")
 
@@ -133,4 +140,5 @@ def docs() -> Any:
         snippet=VERIFY_SNIPPET.read_text(),
         event_types=EVENT_TYPES,
         schedule=services.RETRY_SCHEDULE,
+        example=EXAMPLE_BODY,
     )
