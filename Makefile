@@ -29,9 +29,10 @@ run: $(STAMP) translations
 	$(FLASK) seed-demo --if-empty
 	@# The job worker (after-commit work, queue in instance/queue.db) runs beside the web
 	@# server; Ctrl-C reaches both, and the trap stops the worker however the server ends.
-	@$(FLASK) jobs worker & worker=$$!; \
+	@# The demo may send webhooks to a receiver on this machine (refused in production).
+	@HAZWASTE_WEBHOOKS_ALLOW_PRIVATE=1 $(FLASK) jobs worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	HAZWASTE_SECURE_COOKIES=0 HAZWASTE_PUBLIC_BASE_URL=http://127.0.0.1:5000 $(FLASK) run --host 127.0.0.1 --port 5000
+	HAZWASTE_WEBHOOKS_ALLOW_PRIVATE=1 HAZWASTE_SECURE_COOKIES=0 HAZWASTE_PUBLIC_BASE_URL=http://127.0.0.1:5000 $(FLASK) run --host 127.0.0.1 --port 5000
 
 ## Set up and run the whole suite (PostgreSQL and browser tests run when available).
 test: $(STAMP) translations

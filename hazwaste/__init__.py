@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         reconciliation,
         security,
         web,
+        webhooks,
     )
     from hazwaste.config import load_config
     from hazwaste.extensions import init_extensions
@@ -79,6 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ledger,
         plans,
         oversight,
+        webhooks,
         api,
     ):
         domain.init_app(app)

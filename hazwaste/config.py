@@ -243,6 +243,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         # External base URL for QR codes and links in PDFs, never the request's Host header;
         # required in production (hazwaste.public_url).
         PUBLIC_BASE_URL=os.environ.get("HAZWASTE_PUBLIC_BASE_URL", ""),
+        # Webhook URLs may point at private/loopback addresses (development, tests only).
+        WEBHOOKS_ALLOW_PRIVATE=_flag("HAZWASTE_WEBHOOKS_ALLOW_PRIVATE", False),
         # Host names the site answers to (comma-separated); others get 400. Unset: any.
         TRUSTED_HOSTS=_list(os.environ.get("HAZWASTE_TRUSTED_HOSTS", "")),
     )

@@ -134,13 +134,19 @@ def _remember(session: Session, job_ids: Iterable[int]) -> None:
 
 
 def enqueue(
-    session: Session, now: datetime, kind: str, payload: dict[str, Any], key: str | None = None
+    session: Session,
+    now: datetime,
+    kind: str,
+    payload: dict[str, Any],
+    key: str | None = None,
+    eta: datetime | None = None,
 ) -> int:
     """Add a job to the outbox in the caller's transaction (one INSERT; never commits).
 
     The job exists if and only if the caller's transaction commits; after that commit its id
     is pushed to the queue. With ``key``, enqueueing is idempotent: a second call with the
     same key (in this or any later transaction) returns the first job's id and adds nothing.
+    With ``eta`` the job is not due before then (a consumer's own retry schedule).
     Raises :class:`UnknownJobKind`, or marshmallow's ``ValidationError`` for a payload the
     kind's schema refuses.
     """
@@ -155,7 +161,7 @@ def enqueue(
         "attempts": 0,
         "last_error": "",
         "created_at": now,
-        "next_attempt_at": now,
+        "next_attempt_at": eta if eta is not None else now,
     }
     if key is None:
         job_id = session.execute(

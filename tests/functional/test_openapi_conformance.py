@@ -99,6 +99,31 @@ def path_values(session, world) -> dict[str, dict[str, Any]]:
     }
 
 
+def _webhook_with_delivery(session, world, now) -> dict[str, int]:
+    """An endpoint of the producer with one delivery (rows only: no DNS lookup, no HTTP)."""
+    from hazwaste.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    endpoint = WebhookEndpoint(
+        organization_id=world.orgs["producer"].id,
+        url="https://example.com/hook",
+        event_types_csv="manifest.picked_up",
+        secret="0" * 64,
+        created_at=now,
+    )
+    session.add(endpoint)
+    session.flush()
+    delivery = WebhookDelivery(
+        endpoint_id=endpoint.id,
+        event_id="e" * 32,
+        event_type="manifest.picked_up",
+        payload="{}",
+        created_at=now,
+    )
+    session.add(delivery)
+    session.commit()
+    return {"webhook_id": endpoint.id, "delivery_id": delivery.id}
+
+
 def valid_bodies(world) -> dict[tuple[str, str], Any]:
     """Bodies that should succeed, for the operations that create something."""
     today = date(2026, 11, 20)
@@ -197,6 +222,7 @@ def test_every_documented_operation_answers_as_documented(client, session, now, 
     session.commit()
     assert first is not None and second is not None
     objects["audit"] = {"entry_id": first_id(session, AuditEntry)}
+    objects["webhooks"] = _webhook_with_delivery(session, world, now)
     bodies = valid_bodies(world)
     required_query = {
         **query_values(world),
