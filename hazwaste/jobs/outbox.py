@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: ``session.info`` key: ids of the jobs enqueued (or re-armed) in the current transaction.
 _PENDING_IDS = "hazwaste.jobs.pending_ids"
+#: ``session.info`` key: {job id: eta} of the jobs enqueued for later in this transaction.
+_PENDING_LATER = "hazwaste.jobs.pending_later"
 #: ``app.extensions`` key of the :class:`Pusher` that hands committed job ids to the queue.
 PUSHER_EXTENSION = "hazwaste.jobs.pusher"
 
@@ -180,7 +182,11 @@ def enqueue(
                 session.scalars(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)).one()
             )
         job_id = inserted
-    _remember(session, [job_id])
+    if eta is not None and eta > now:
+        # Pushed for its time, so a worker does not take it early and leave it to the sweeper.
+        session.info.setdefault(_PENDING_LATER, {})[int(job_id)] = eta
+    else:
+        _remember(session, [job_id])
     return int(job_id)
 
 
@@ -213,13 +219,17 @@ def push(job_ids: list[int], eta: datetime | None = None) -> None:
 @event.listens_for(Session, "after_commit")
 def _push_after_commit(session: Session) -> None:
     job_ids = session.info.pop(_PENDING_IDS, None)
+    later: dict[int, datetime] = session.info.pop(_PENDING_LATER, None) or {}
     if job_ids:
         push(sorted(set(job_ids)))
+    for job_id, eta in sorted(later.items()):
+        push([job_id], eta=eta)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_IDS, None)
+    session.info.pop(_PENDING_LATER, None)
 
 
 def _setting(name: str) -> Any:

@@ -271,3 +271,12 @@ def test_cli_list_retry_run_pending(app, session, now, failing, monkeypatch):
     assert jobs(session)[0].status is JobStatus.PENDING
     refused = runner.invoke(args=["jobs", "retry", str(job_id)])
     assert refused.exit_code != 0 and "is not dead" in refused.output
+
+
+def test_a_job_for_later_is_pushed_for_its_time(session, now, pusher):
+    later = now + timedelta(minutes=5)
+    soon = outbox.enqueue(session, now, RECONCILE_MANIFEST, {"manifest_id": 1})
+    job_id = outbox.enqueue(session, now, RECONCILE_MANIFEST, {"manifest_id": 2}, eta=later)
+    session.commit()
+    assert pusher.pushed == [([soon], None), ([job_id], later)]
+    assert outbox.run_job(session, now, job_id) == outbox.SKIPPED  # not due before its time
