@@ -33,6 +33,10 @@ SESSION_RECORD_RETENTION = timedelta(days=30)
 API_TOKEN_TTL = timedelta(hours=12)
 #: Minimum password length (NIST SP 800-63B: at least 8; we ask for 10).
 PASSWORD_MIN_LENGTH = 10
+#: A password reset link works once, for this long.
+PASSWORD_RESET_TTL = timedelta(hours=1)
+#: Reset requests allowed per e-mail address and per client address.
+PASSWORD_RESET_RATE_LIMIT = "5 per hour"
 #: Page size of list pages and API lists unless the client asks for less.
 PAGE_SIZE = 25
 PAGE_SIZE_MAX = 200
@@ -194,6 +198,10 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         PROXY_HOPS=int(os.environ.get("HAZWASTE_PROXY_HOPS", PROXY_HOPS)),
         API_TOKEN_TTL=API_TOKEN_TTL,
         PASSWORD_MIN_LENGTH=PASSWORD_MIN_LENGTH,
+        PASSWORD_RESET_TTL=PASSWORD_RESET_TTL,
+        PASSWORD_RESET_RATE_LIMIT=os.environ.get(
+            "HAZWASTE_PASSWORD_RESET_RATE_LIMIT", PASSWORD_RESET_RATE_LIMIT
+        ),
         PAGE_SIZE=PAGE_SIZE,
         PAGE_SIZE_MAX=PAGE_SIZE_MAX,
         LICENCE_EXPIRY_WARNING_DAYS=LICENCE_EXPIRY_WARNING_DAYS,

@@ -52,6 +52,19 @@ class PasswordChangeSchema(BaseSchema):
     new_password = fields.String(required=True, validate=length(max=200))
 
 
+class ResetRequestSchema(BaseSchema):
+    email = fields.Email(required=True, validate=length(max=254))
+
+
+class ResetConfirmSchema(BaseSchema):
+    new_password = fields.String(required=True, validate=length(max=200))
+
+
+class ResetConfirmApiSchema(BaseSchema):
+    token = fields.String(required=True, validate=length(1, 400))
+    new_password = fields.String(required=True, validate=length(max=200))
+
+
 class UserCreateSchema(BaseSchema):
     name = fields.String(required=True, validate=length(1, 100))
     email = fields.Email(required=True, validate=length(max=254))

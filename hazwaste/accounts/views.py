@@ -16,14 +16,14 @@ from flask import (
     url_for,
 )
 from flask import session as flask_session
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from hazwaste.accounts import schemas, services, throttle
+from hazwaste.accounts import recovery, schemas, services, throttle
 from hazwaste.accounts import sessions as login_sessions
 from hazwaste.accounts.models import Organization, OrgStatus, RegulatorBody, User
 from hazwaste.accounts.permissions import (
@@ -36,6 +36,7 @@ from hazwaste.db import utcnow
 from hazwaste.errors import Invalid, NotFound
 from hazwaste.extensions import db
 from hazwaste.i18n import safe_next
+from hazwaste.public_url import external_url
 from hazwaste.schemas import field_errors
 
 bp = Blueprint("accounts", __name__)
@@ -112,6 +113,80 @@ def login() -> Any:
             errors = {"_schema": [_("Wrong e-mail address or password.")]}
         return render_template("accounts/login.html", values=values, errors=errors), 422
     return render_template("accounts/login.html", values=values, errors=errors)
+
+
+#: Longest reset token accepted in a URL (a real one is about 120 characters).
+MAX_RESET_TOKEN_LENGTH = 400
+
+
+@bp.route("/auth/reset", methods=["GET", "POST"])
+def reset_request() -> Any:
+    """Ask for a reset link. The answer never says whether the address has an account."""
+    values: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        values = {"email": request.form.get("email", "")[:254]}
+        try:
+            data = _form(schemas.ResetRequestSchema())
+        except ValidationError as exc:
+            errors = field_errors(exc)
+            return render_template("accounts/reset_request.html", values=values, errors=errors), 422
+        wait = recovery.throttled(data["email"], request.remote_addr)
+        if wait is not None:
+            page = render_template(
+                "accounts/reset_request.html",
+                values=values,
+                errors={},
+                throttled=recovery.throttle_message(wait),
+            )
+            return page, 429, {"Retry-After": str(wait)}
+        recovery.request_reset(
+            db.session,
+            utcnow(),
+            data["email"],
+            lambda token: external_url("accounts.reset_confirm", token=token),
+            str(get_locale() or "zh_CN"),
+        )
+        db.session.commit()
+        return render_template("accounts/reset_request.html", values={}, errors={}, sent=True)
+    return render_template("accounts/reset_request.html", values=values, errors=errors)
+
+
+@bp.route("/auth/reset/<token>", methods=["GET", "POST"])
+def reset_confirm(token: str) -> Any:
+    """Choose a new password through a reset link."""
+    if len(token) > MAX_RESET_TOKEN_LENGTH:
+        raise NotFound()
+    now = utcnow()
+    errors: dict[str, Any] = {}
+    try:
+        recovery.user_for_token(db.session, now, token)
+    except Invalid as exc:
+        db.session.rollback()
+        page = render_template("accounts/reset_confirm.html", errors=exc.fields, dead=True)
+        return page, 410 if request.method == "GET" else 422
+    if request.method == "POST":
+        try:
+            data = _form(schemas.ResetConfirmSchema())
+            recovery.reset_password(db.session, now, token, data["new_password"], _min_pw())
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except Invalid as exc:
+            errors = exc.fields
+        else:
+            db.session.commit()
+            if current_user.is_authenticated:
+                _end_browser_session()
+            flash(
+                _(
+                    "Your password has been reset. Every session has been logged out and "
+                    "every API token revoked; log in with the new password."
+                )
+            )
+            return redirect(url_for("accounts.login"))
+        db.session.rollback()
+        return render_template("accounts/reset_confirm.html", errors=errors), 422
+    return render_template("accounts/reset_confirm.html", errors=errors)
 
 
 @bp.post("/logout")

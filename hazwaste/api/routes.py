@@ -6,14 +6,17 @@ from datetime import date
 from typing import Any
 
 from flask import current_app, g, jsonify, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from marshmallow import fields
 
+from hazwaste.accounts import recovery, throttle
 from hazwaste.accounts import services as account_services
-from hazwaste.accounts import throttle
 from hazwaste.accounts.models import Organization, User
 from hazwaste.accounts.schemas import (
     OrganizationOutSchema,
+    ResetConfirmApiSchema,
+    ResetRequestSchema,
     TokenInfoSchema,
     TokenOutSchema,
     TokenRequestSchema,
@@ -33,6 +36,7 @@ from hazwaste.catalog.schemas import WasteCodeOutSchema
 from hazwaste.db import utcnow
 from hazwaste.errors import NotFound, api_error
 from hazwaste.extensions import db
+from hazwaste.public_url import external_url
 from hazwaste.schemas import BaseSchema, length
 
 
@@ -75,6 +79,64 @@ def token() -> Any:
         ),
         201,
     )
+
+
+@bp.post("/auth/password-reset")
+@document(
+    "/api/v1/auth/password-reset",
+    "post",
+    "Ask for a password reset link by e-mail (the same answer whether or not the address "
+    "has an account)",
+    tags=["auth"],
+    request=ResetRequestSchema,
+    auth=False,
+    statuses={
+        202: "Accepted: if the address belongs to an active account, a link is on its way",
+        429: "Too many reset requests for this address or from this client; `Retry-After` "
+        "gives the seconds to wait",
+    },
+)
+def password_reset() -> Any:
+    data = load_json(ResetRequestSchema())
+    wait = recovery.throttled(data["email"], request.remote_addr)
+    if wait is not None:
+        response, status = api_error(429, recovery.throttle_message(wait), retry_after=wait)
+        response.headers["Retry-After"] = str(wait)
+        return response, status
+    recovery.request_reset(
+        db.session,
+        utcnow(),
+        data["email"],
+        lambda token: external_url("accounts.reset_confirm", token=token),
+        str(get_locale() or "zh_CN"),
+    )
+    db.session.commit()
+    return "", 202
+
+
+@bp.post("/auth/password-reset/confirm")
+@document(
+    "/api/v1/auth/password-reset/confirm",
+    "post",
+    "Set a new password with the token of a reset link; every session and token of the "
+    "account ends",
+    tags=["auth"],
+    request=ResetConfirmApiSchema,
+    auth=False,
+    statuses={204: "Password set; log in again"},
+)
+def password_reset_confirm() -> Any:
+    data = load_json(ResetConfirmApiSchema())
+    service_call(
+        recovery.reset_password,
+        db.session,
+        utcnow(),
+        data["token"],
+        data["new_password"],
+        int(current_app.config["PASSWORD_MIN_LENGTH"]),
+    )
+    db.session.commit()
+    return "", 204
 
 
 @bp.delete("/auth/token")

@@ -337,8 +337,8 @@ def test_document_conventions(client, session, demo):
             if keys:
                 assert keys[0]["schema"] == {"type": "string", "maxLength": 200}
                 assert {409, 422} <= statuses, label
-    # Only the login and the transparency log are public (read from each view's
-    # token_required).
+    # Only the login, the password reset and the transparency log are public (read from
+    # each view's token_required).
     public = {
         f"{method.upper()} {path}"
         for path, ops in spec["paths"].items()
@@ -347,6 +347,8 @@ def test_document_conventions(client, session, demo):
     }
     assert public == {
         "POST /api/v1/auth/token",
+        "POST /api/v1/auth/password-reset",
+        "POST /api/v1/auth/password-reset/confirm",
         # The transparency log: anyone may keep tree heads and check proofs.
         "GET /api/v1/audit/checkpoints",
         "GET /api/v1/audit/checkpoints/key",

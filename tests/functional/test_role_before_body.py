@@ -21,6 +21,10 @@ WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 #: Open to anyone, or to every logged-in user for their own account.
 EXEMPT = {
     "api.token": "logging in",
+    "api.password_reset": "a lost password (anyone)",
+    "api.password_reset_confirm": "a lost password (the link's token is the credential)",
+    "accounts.reset_request": "a lost password (anyone)",
+    "accounts.reset_confirm": "a lost password (the link's token is the credential)",
     "accounts.login": "logging in",
     "accounts.register": "registering",
     "accounts.logout": "logging out",
