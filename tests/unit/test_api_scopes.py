@@ -17,3 +17,14 @@ def test_every_token_required_endpoint_declares_a_known_scope(app):
 def test_an_unknown_endpoint_has_no_scope():
     assert required_scope("api.nonexistent") is None
     assert required_scope(None) is None
+
+
+def test_the_openapi_document_names_each_operations_scope(app):
+    from hazwaste.api.spec import build_spec
+
+    with app.test_request_context():
+        spec = build_spec()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "security" in operation:
+                assert operation["x-required-scope"] in SCOPES, (method, path)
