@@ -444,11 +444,17 @@ def _token_digest(token: str) -> str:
 
 def issue_token(session: Session, now: datetime, user: User, ttl: timedelta) -> IssuedToken:
     """Create a bearer token; only its SHA-256 is stored, the token itself is shown once."""
+    from hazwaste.api.scopes import SCOPES  # the login token's default: every scope
+
     token = secrets.token_urlsafe(32)
     expires = now + ttl
     session.add(
         ApiToken(
-            user_id=user.id, token_hash=_token_digest(token), created_at=now, expires_at=expires
+            user_id=user.id,
+            token_hash=_token_digest(token),
+            created_at=now,
+            expires_at=expires,
+            scopes=" ".join(SCOPES),
         )
     )
     return IssuedToken(token, expires)

@@ -20,6 +20,7 @@ from hazwaste.accounts import services as account_services
 from hazwaste.accounts import sessions as login_sessions
 from hazwaste.accounts.models import User
 from hazwaste.api.models import IdempotencyRecord
+from hazwaste.api.scopes import required_scope
 from hazwaste.db import utcnow
 from hazwaste.errors import Conflict, Invalid, ServiceError, api_error
 from hazwaste.extensions import db
@@ -63,6 +64,20 @@ def token_required(view: F) -> F:
         if row is None:
             response, status = api_error(401)
             response.headers["WWW-Authenticate"] = 'Bearer realm="hazwaste"'
+            return response, status
+        # Fail closed: an endpoint without a declared scope is refused to every token.
+        scope = required_scope(request.endpoint)
+        if scope is None or scope not in row.scopes.split():
+            needed = scope or "?"
+            response, status = api_error(
+                403,
+                _("This token lacks the scope %(scope)s.", scope=needed),
+                code="insufficient_scope",
+                scope=needed,
+            )
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer error="insufficient_scope", scope="{needed}"'
+            )
             return response, status
         g.api_user = row.user
         g.api_token_id = row.id  # DELETE /auth/token revokes the token of the request

@@ -15,6 +15,7 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import NumberConverter
 
 from hazwaste.api.core import IDEMPOTENCY_KEY_MAX
+from hazwaste.api.scopes import required_scope
 from hazwaste.errors import DigitsConverter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -281,6 +282,8 @@ def build_spec() -> dict[str, Any]:
         operation: dict[str, Any] = {"summary": op.summary, "tags": op.tags, "responses": responses}
         if op.auth:
             operation["security"] = [{"bearer": []}]
+            # The scope a token needs (OpenAPI 3.0 lists scopes only for oauth2 schemes).
+            operation["x-required-scope"] = required_scope(rule.endpoint if rule else None)
         parameters: list[dict[str, Any]] = []
         if op.query is not None:
             parameters.append({"in": "query", "schema": op.query})
