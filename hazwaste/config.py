@@ -31,6 +31,8 @@ SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
 SESSION_RECORD_RETENTION = timedelta(days=30)
 #: Lifetime of an API bearer token issued by ``POST /api/v1/auth/token``.
 API_TOKEN_TTL = timedelta(hours=12)
+#: The longest life a named API token may be given (HAZWASTE_API_TOKEN_MAX_TTL_DAYS).
+API_TOKEN_MAX_TTL_DAYS = 365
 #: Minimum password length (NIST SP 800-63B: at least 8; we ask for 10).
 PASSWORD_MIN_LENGTH = 10
 #: A password reset link works once, for this long.
@@ -197,6 +199,9 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         SESSION_RECORD_RETENTION=SESSION_RECORD_RETENTION,
         PROXY_HOPS=int(os.environ.get("HAZWASTE_PROXY_HOPS", PROXY_HOPS)),
         API_TOKEN_TTL=API_TOKEN_TTL,
+        API_TOKEN_MAX_TTL_DAYS=int(
+            os.environ.get("HAZWASTE_API_TOKEN_MAX_TTL_DAYS", API_TOKEN_MAX_TTL_DAYS)
+        ),
         PASSWORD_MIN_LENGTH=PASSWORD_MIN_LENGTH,
         PASSWORD_RESET_TTL=PASSWORD_RESET_TTL,
         PASSWORD_RESET_RATE_LIMIT=os.environ.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from hazwaste.accounts.models import ORG_ROLES, REGULATOR_ROLES
-from hazwaste.schemas import N_, BaseSchema, length, one_of
+from hazwaste.schemas import N_, BaseSchema, BoundedList, length, one_of
 
 REGION_CODE = validate.Regexp(r"^\d{6}$", error=N_("A region code has 6 digits."))
 LATITUDE = validate.Range(min=-90, max=90, error=N_("Latitude is between -90 and 90."))
@@ -113,6 +113,24 @@ class TokenOutSchema(BaseSchema):
     expires_at = fields.DateTime()
 
 
+class NamedTokenSchema(BaseSchema):
+    """A named token asked for on /account or through the API."""
+
+    name = fields.String(required=True, validate=length(max=100))
+    scopes = BoundedList(fields.String(validate=length(max=40)), required=True, max_items=50)
+    expires_in_days = fields.Integer(
+        required=True, strict=False, validate=validate.Range(0, 100000)
+    )
+
+
+class NamedTokenOutSchema(BaseSchema):
+    token = fields.String()
+    token_type = fields.String()
+    expires_at = fields.DateTime()
+    name = fields.String()
+    scopes = fields.List(fields.String())
+
+
 class TokenInfoSchema(BaseSchema):
     """A token as listed to its owner: never the secret (only its hash is stored anyway).
 
@@ -121,6 +139,8 @@ class TokenInfoSchema(BaseSchema):
     """
 
     id = fields.Integer()
+    name = fields.String()
+    scopes = fields.List(fields.String())
     created_at = fields.DateTime()
     expires_at = fields.DateTime()
     last_used_at = fields.DateTime(allow_none=True)

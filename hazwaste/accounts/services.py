@@ -460,6 +460,58 @@ def issue_token(session: Session, now: datetime, user: User, ttl: timedelta) -> 
     return IssuedToken(token, expires)
 
 
+def create_named_token(
+    session: Session,
+    now: datetime,
+    user: User,
+    name: str,
+    scopes: list[str],
+    days: int,
+    max_days: int,
+    granting: frozenset[str] | None = None,
+) -> IssuedToken:
+    """A named token with the given scopes, valid for ``days`` (1…``max_days``); the secret
+    is returned once, only its SHA-256 is stored. ``granting``: the scopes of the token that
+    asks (API), which the new one may not exceed; ``None`` from a logged-in page.
+    Raises ``Invalid`` (``name``, ``scopes``, ``expires_in_days``) and then adds nothing."""
+    from hazwaste.api.scopes import SCOPES
+
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = [_("Give the token a name, e.g. the system that will use it.")]
+    chosen = list(dict.fromkeys(scopes))
+    unknown = [s for s in chosen if s not in SCOPES]
+    if not chosen:
+        errors["scopes"] = [_("Choose at least one scope.")]
+    elif unknown:
+        errors["scopes"] = [_("Unknown scope: %(names)s", names=", ".join(unknown))]
+    elif granting is not None and not set(chosen) <= granting:
+        wider = ", ".join(s for s in chosen if s not in granting)
+        errors["scopes"] = [
+            _("A token cannot create a token with scopes it lacks: %(names)s", names=wider)
+        ]
+    if not 1 <= days <= max_days:
+        errors["expires_in_days"] = [
+            _("Between 1 and %(max)s days.", max=max_days),
+        ]
+    if errors:
+        raise Invalid(_("The token cannot be created."), errors)
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(days=days)
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=_token_digest(token),
+            created_at=now,
+            expires_at=expires,
+            name=name.strip(),
+            scopes=" ".join(s for s in SCOPES if s in chosen),
+            created_via="named",
+        )
+    )
+    return IssuedToken(token, expires)
+
+
 def token_record(session: Session, now: datetime, token: str) -> ApiToken | None:
     """The unexpired, unrevoked token row of an active user for this bearer token, else None."""
     # One query: the token, its user and what the permission checks read of the user.

@@ -240,7 +240,15 @@ def register() -> Any:
 @bp.get("/account")
 @login_required
 def profile() -> str:
+    return _profile_page()
+
+
+def _profile_page(**extra: Any) -> str:
+    from hazwaste.api.scopes import SCOPES
+
     now = utcnow()
+    extra.setdefault("token_values", {"expires_in_days": 90})
+    extra.setdefault("token_errors", {})
     return render_template(
         "accounts/profile.html",
         sessions=login_sessions.running_sessions(
@@ -249,7 +257,42 @@ def profile() -> str:
         current_session_id=_current_session_id(),
         device_label=login_sessions.device_label,
         tokens=services.live_tokens(db.session, now, current_user),
+        scopes=SCOPES,
+        max_token_days=current_app.config["API_TOKEN_MAX_TTL_DAYS"],
+        **extra,
     )
+
+
+@bp.post("/account/tokens")
+@login_required
+def create_token() -> Any:
+    """A named API token; its secret is shown on this answer only (never stored, never in a
+    redirect or a flash message)."""
+    values = {
+        "name": request.form.get("name", "")[:100],
+        "scopes": request.form.getlist("scopes")[:50],
+        "expires_in_days": request.form.get("expires_in_days", "")[:10],
+    }
+    try:
+        data = schemas.NamedTokenSchema().load(values)
+        issued = services.create_named_token(
+            db.session,
+            utcnow(),
+            current_user,
+            data["name"],
+            data["scopes"],
+            data["expires_in_days"],
+            int(current_app.config["API_TOKEN_MAX_TTL_DAYS"]),
+        )
+    except ValidationError as exc:
+        errors = field_errors(exc)
+    except Invalid as exc:
+        errors = exc.fields
+    else:
+        db.session.commit()
+        return _profile_page(new_token=issued.token, new_token_name=data["name"].strip())
+    db.session.rollback()
+    return _profile_page(token_values=values, token_errors=errors), 422
 
 
 @bp.post("/account/sessions/<int:session_id>/end")

@@ -81,6 +81,7 @@ def token_required(view: F) -> F:
             return response, status
         g.api_user = row.user
         g.api_token_id = row.id  # DELETE /auth/token revokes the token of the request
+        g.api_token_scopes = frozenset(row.scopes.split())  # a new token never exceeds them
         interval = current_app.config["SESSION_TOUCH_INTERVAL"]
         if row.last_used_at is None or row.last_used_at + interval <= now:
             # At most once per interval, before the view has done anything: committing here

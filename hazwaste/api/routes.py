@@ -14,6 +14,8 @@ from hazwaste.accounts import recovery, throttle
 from hazwaste.accounts import services as account_services
 from hazwaste.accounts.models import Organization, User
 from hazwaste.accounts.schemas import (
+    NamedTokenOutSchema,
+    NamedTokenSchema,
     OrganizationOutSchema,
     ResetConfirmApiSchema,
     ResetRequestSchema,
@@ -171,6 +173,8 @@ def tokens() -> Any:
     listed = [
         {
             "id": row.id,
+            "name": row.name,
+            "scopes": row.scopes.split(),
             "created_at": row.created_at,
             "expires_at": row.expires_at,
             "last_used_at": row.last_used_at,
@@ -179,6 +183,42 @@ def tokens() -> Any:
         for row in rows
     ]
     return ok(TokenInfoSchema(many=True).dump(listed), count=len(rows))
+
+
+@bp.post("/auth/tokens")
+@token_required
+@document(
+    "/api/v1/auth/tokens",
+    "post",
+    "Create a named token with chosen scopes and lifetime (never wider than this token's "
+    "scopes); the secret is in this answer only",
+    tags=["auth"],
+    request=NamedTokenSchema,
+    response=NamedTokenOutSchema,
+    statuses={201: "Token created"},
+)
+def create_token() -> Any:
+    data = load_json(NamedTokenSchema())
+    issued = service_call(
+        account_services.create_named_token,
+        db.session,
+        utcnow(),
+        current_api_user(),
+        data["name"],
+        data["scopes"],
+        data["expires_in_days"],
+        int(current_app.config["API_TOKEN_MAX_TTL_DAYS"]),
+        granting=g.api_token_scopes,
+    )
+    db.session.commit()
+    body = {
+        "token": issued.token,
+        "token_type": "Bearer",
+        "expires_at": issued.expires_at,
+        "name": data["name"].strip(),
+        "scopes": sorted(set(data["scopes"])),
+    }
+    return ok(NamedTokenOutSchema().dump(body), 201)
 
 
 @bp.delete("/auth/tokens/<int:token_id>")

@@ -30,6 +30,7 @@ SCOPES = {
 ENDPOINT_SCOPES = {
     "api.revoke_this_token": "tokens",
     "api.tokens": "tokens",
+    "api.create_token": "tokens",
     "api.revoke_token": "tokens",
     "api.me": "manifests:read",
     "api.organization": "manifests:read",

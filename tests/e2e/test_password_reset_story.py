@@ -76,6 +76,12 @@ def test_forgotten_password_story(
     page.get_by_role("button", name="登录").click()
     page.goto(f"{live_server}/account")
     assert page.url.endswith("/account")
+    # While here: a named token for the carrier's dispatch system, its secret shown once.
+    page.get_by_label("名称").fill("调度系统")
+    page.locator("input[name=scopes][value=handoffs]").check()
+    page.get_by_role("button", name="创建令牌").click()
+    assert "只显示这一次" in page.locator("#new-token").inner_text()
+    page.screenshot(path=str(shots / "account-token.png"), full_page=True)
 
     page.goto(link)  # used once: dead now
     assert "该重置链接无效、已过期或已使用" in page.content()

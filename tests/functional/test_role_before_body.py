@@ -34,6 +34,8 @@ EXEMPT = {
     "accounts.end_other_sessions": "one's own sessions",
     "accounts.end_all_sessions": "one's own sessions",
     "accounts.revoke_token": "one's own API token",
+    "accounts.create_token": "one's own API token",
+    "api.create_token": "one's own API token (never wider than the token asking)",
     "api.revoke_this_token": "the token in use",
     "api.revoke_token": "one's own API token",
 }

@@ -263,7 +263,15 @@ def test_token_listing_and_revocation(client, session, demo):
     listed = response.get_json()["data"]
     assert len(listed) == 2 and response.get_json()["meta"]["count"] == 2
     for item in listed:
-        assert set(item) == {"id", "created_at", "expires_at", "last_used_at", "current"}
+        assert set(item) == {
+            "id",
+            "name",
+            "scopes",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "current",
+        }
         assert "hash" not in str(item)
     [current] = [item for item in listed if item["current"]]
     [second_item] = [item for item in listed if not item["current"]]
