@@ -164,7 +164,7 @@ def reset_confirm(token: str) -> Any:
     except Invalid as exc:
         db.session.rollback()
         page = render_template("accounts/reset_confirm.html", errors=exc.fields, dead=True)
-        return page, 410 if request.method == "GET" else 422
+        return page, 404 if request.method == "GET" else 422
     if request.method == "POST":
         try:
             data = _form(schemas.ResetConfirmSchema())

@@ -24,6 +24,8 @@ PUBLIC_PAGES = {
     "web.home",
     "accounts.login",
     "accounts.register",
+    "accounts.reset_request",
+    "developers.docs",  # how a receiver checks our signatures: documentation
     "web.healthz",
     "audit.transparency",
 }
@@ -32,12 +34,22 @@ PUBLIC_PAGES = {
 #: - the manifest QR's scan page shows a logged-out person (a road inspector) the minimal
 #:   verification view (DESIGN §4);
 #: - logging out when not logged in just goes to the front page;
-#: - a 双随机 inspection draw is published (一公开): its page is open to anyone.
-SPECIAL = {"i18n.switch", "scan.manifest", "accounts.logout", "oversight.public_draw"}
+#: - a 双随机 inspection draw is published (一公开): its page is open to anyone;
+#: - a password reset link's page: the signed token in its path is the credential (an
+#:   invalid or used one is a 404 page saying so).
+SPECIAL = {
+    "i18n.switch",
+    "scan.manifest",
+    "accounts.logout",
+    "oversight.public_draw",
+    "accounts.reset_confirm",
+}
 #: API endpoints that cannot need a token: getting one, the public API description, and the
 #: audit log's tree heads, key and proofs (public so that anyone can check them).
 API_PUBLIC = {
     "api.token",
+    "api.password_reset",
+    "api.password_reset_confirm",
     "api.openapi",
     "api.checkpoints",
     "api.checkpoint_key",
@@ -108,6 +120,10 @@ def test_anonymous_visitor_is_sent_to_login(app, client, ids):
                 assert response.status_code == 302 and location == "/", where
             elif rule.endpoint == "oversight.public_draw":
                 assert response.status_code in (200, 404), where
+            elif rule.endpoint == "accounts.reset_confirm":  # a made-up token: dead link
+                expected = 404 if method == READ else 422
+                assert response.status_code == expected, where
+                assert "该重置链接无效" in response.get_data(as_text=True), where
             elif method == READ or (method == "POST" and rule.endpoint not in PUBLIC_PAGES):
                 assert response.status_code == 302, (where, response.status_code)
                 assert location.startswith("/login?next="), (where, location)
