@@ -31,9 +31,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hazwaste import mail
-from hazwaste.accounts import sessions as login_sessions
 from hazwaste.accounts.models import User
-from hazwaste.accounts.services import check_password_rules, hash_password
+from hazwaste.accounts.services import check_password_rules, set_password
 from hazwaste.audit import services as audit
 from hazwaste.errors import Invalid
 from hazwaste.extensions import limiter
@@ -167,17 +166,5 @@ def reset_password(
     ``new_password``) changes nothing."""
     user = user_for_token(session, now, token)
     check_password_rules(new, min_password, "new_password")
-    user.password_hash = hash_password(new)
-    user.password_changed_at = now
-    login_sessions.end_user_sessions(session, now, user.id, "password_reset", None)
-    login_sessions.revoke_user_tokens(session, now, user.id)
-    audit.record(
-        session,
-        now,
-        actor_user_id=user.id,
-        action="user.password_reset",
-        object_type="user",
-        object_id=user.id,
-        payload={},
-    )
+    set_password(session, now, user, new, "password_reset")
     return user

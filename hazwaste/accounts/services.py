@@ -416,16 +416,29 @@ def change_password(
     if current == new:
         msg = _("Choose a password different from the current one.")
         raise Invalid(msg, {"new_password": [msg]})
+    set_password(session, now, user, new, "password_changed", keep_session_id)
+
+
+def set_password(
+    session: Session,
+    now: datetime,
+    user: User,
+    new: str,
+    action: str,
+    keep_session_id: int | None = None,
+) -> None:
+    """Store ``new`` (already checked) as the user's password: every login session except
+    ``keep_session_id`` ends and every API token is revoked — whoever knew the old password
+    is locked out — and ``user.<action>`` goes to the audit log."""
     user.password_hash = hash_password(new)
     user.password_changed_at = now
-    # Old sessions and API tokens die with the old password.
-    login_sessions.end_user_sessions(session, now, user.id, "password_changed", keep_session_id)
+    login_sessions.end_user_sessions(session, now, user.id, action, keep_session_id)
     login_sessions.revoke_user_tokens(session, now, user.id)
     audit.record(
         session,
         now,
         actor_user_id=user.id,
-        action="user.password_changed",
+        action=f"user.{action}",
         object_type="user",
         object_id=user.id,
         payload={},
