@@ -171,7 +171,7 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
     #: The user's label for a named token ("" for a login token).
     name: Mapped[str] = mapped_column(String(100), default="")
-    #: Space-separated scope names (hazwaste.api.scopes.SCOPES) the token may use.
+    #: Space-separated scope names (hazwaste.accounts.scopes.SCOPES) the token may use.
     scopes: Mapped[str] = mapped_column(Text, default="")
     #: "login" (POST /auth/token) or "named" (created by an authenticated user).
     created_via: Mapped[str] = mapped_column(String(20), default="login", server_default="login")

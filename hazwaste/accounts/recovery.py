@@ -19,7 +19,6 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -36,6 +35,7 @@ from hazwaste.accounts.services import check_password_rules, set_password
 from hazwaste.audit import services as audit
 from hazwaste.errors import Invalid
 from hazwaste.extensions import limiter
+from hazwaste.public_url import external_url
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,12 @@ def request_reset(
     session: Session,
     now: datetime,
     email: str,
-    link_for: Callable[[str], str],
     locale: str,
 ) -> bool:
     """Send a reset link to the active account with this e-mail address, after commit.
 
-    ``link_for(token)`` builds the absolute link; the message is written in ``locale``.
+    The link is built from the public base URL (needs a request context); the message is
+    written in ``locale``.
     Returns whether a message was queued — for tests and logs only: the caller must answer
     the same either way.
     """
@@ -109,7 +109,7 @@ def request_reset(
     if user is None or not user.active:
         return False
     ttl: timedelta = current_app.config["PASSWORD_RESET_TTL"]
-    link = link_for(make_token(user, now))
+    link = external_url("accounts.reset_confirm", token=make_token(user, now))
     with force_locale(locale):
         subject = _("Reset your hazwaste password")
         text = _(

@@ -30,6 +30,7 @@ from hazwaste.accounts.models import (
     User,
     UserRole,
 )
+from hazwaste.accounts.scopes import SCOPES
 from hazwaste.audit import services as audit
 from hazwaste.catalog.models import Region
 from hazwaste.errors import Conflict, Forbidden, Invalid, NotFound
@@ -457,7 +458,6 @@ def _token_digest(token: str) -> str:
 
 def issue_token(session: Session, now: datetime, user: User, ttl: timedelta) -> IssuedToken:
     """Create a bearer token; only its SHA-256 is stored, the token itself is shown once."""
-    from hazwaste.api.scopes import SCOPES  # the login token's default: every scope
 
     token = secrets.token_urlsafe(32)
     expires = now + ttl
@@ -487,8 +487,6 @@ def create_named_token(
     is returned once, only its SHA-256 is stored. ``granting``: the scopes of the token that
     asks (API), which the new one may not exceed; ``None`` from a logged-in page.
     Raises ``Invalid`` (``name``, ``scopes``, ``expires_in_days``) and then adds nothing."""
-    from hazwaste.api.scopes import SCOPES
-
     errors: dict[str, list[str]] = {}
     if not name.strip():
         errors["name"] = [_("Give the token a name, e.g. the system that will use it.")]

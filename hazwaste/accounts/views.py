@@ -31,12 +31,12 @@ from hazwaste.accounts.permissions import (
     org_admin_required,
     platform_admin_required,
 )
+from hazwaste.accounts.scopes import SCOPES
 from hazwaste.catalog.models import Region
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid, NotFound
 from hazwaste.extensions import db
 from hazwaste.i18n import safe_next
-from hazwaste.public_url import external_url
 from hazwaste.schemas import field_errors
 
 bp = Blueprint("accounts", __name__)
@@ -144,7 +144,6 @@ def reset_request() -> Any:
             db.session,
             utcnow(),
             data["email"],
-            lambda token: external_url("accounts.reset_confirm", token=token),
             str(get_locale() or "zh_CN"),
         )
         db.session.commit()
@@ -244,8 +243,6 @@ def profile() -> str:
 
 
 def _profile_page(**extra: Any) -> str:
-    from hazwaste.api.scopes import SCOPES
-
     now = utcnow()
     extra.setdefault("token_values", {"expires_in_days": 90})
     extra.setdefault("token_errors", {})

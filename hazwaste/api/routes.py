@@ -38,7 +38,6 @@ from hazwaste.catalog.schemas import WasteCodeOutSchema
 from hazwaste.db import utcnow
 from hazwaste.errors import NotFound, api_error
 from hazwaste.extensions import db
-from hazwaste.public_url import external_url
 from hazwaste.schemas import BaseSchema, length
 
 
@@ -109,7 +108,6 @@ def password_reset() -> Any:
         db.session,
         utcnow(),
         data["email"],
-        lambda token: external_url("accounts.reset_confirm", token=token),
         str(get_locale() or "zh_CN"),
     )
     db.session.commit()

@@ -1,4 +1,4 @@
-"""API token scopes: the names, their descriptions, and the scope each API operation needs.
+"""The scope each API operation needs (the scopes themselves: hazwaste.accounts.scopes).
 
 Scopes only narrow a token: an operation checks the user's role-based rights as before and,
 in addition, that the token carries the operation's scope. The table is keyed by endpoint
@@ -7,24 +7,6 @@ that every ``token_required`` endpoint is listed.
 """
 
 from __future__ import annotations
-
-from flask_babel import lazy_gettext as _l
-
-#: Scope name → translated description (shown on the account page and in the API document).
-SCOPES = {
-    "manifests:read": _l("Read manifests, their events, PDFs and QR codes"),
-    "manifests:write": _l("Create, edit, submit, correct and cancel manifests"),
-    "handoffs": _l("Record pickups, deliveries, receipts, disposals and scans"),
-    "ledger": _l("Containers, ledger entries and balances"),
-    "permits": _l("Licences, carrier permits, drivers, vehicles and plans"),
-    "oversight:read": _l("Read oversight flags, risk ratings and inspection draws"),
-    "cases:write": _l("Assign, annotate and move oversight flags; draw inspections"),
-    "reconciliation": _l("Reconciliation of balances and licence coverage"),
-    "audit:read": _l("Read the audit trail"),
-    "notifications": _l("Notifications"),
-    "webhooks": _l("Webhooks"),
-    "tokens": _l("List and revoke API tokens (new tokens never exceed this token's scopes)"),
-}
 
 #: Endpoint name → the scope its operation needs.
 ENDPOINT_SCOPES = {

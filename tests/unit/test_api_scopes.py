@@ -1,6 +1,7 @@
 """Every authenticated API operation declares a known scope (the table fails closed)."""
 
-from hazwaste.api.scopes import ENDPOINT_SCOPES, SCOPES, required_scope
+from hazwaste.accounts.scopes import SCOPES
+from hazwaste.api.scopes import ENDPOINT_SCOPES, required_scope
 
 
 def test_every_token_required_endpoint_declares_a_known_scope(app):
