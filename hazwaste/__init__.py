@@ -32,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         limits,
         mail,
         manifests,
+        notifications,
         oversight,
         permits,
         plans,
@@ -81,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         plans,
         oversight,
         webhooks,
+        notifications,
         api,
     ):
         domain.init_app(app)

@@ -19,6 +19,7 @@ from hazwaste.manifests.models import (
     ManifestLine,
     ManifestSerial,
 )
+from hazwaste.notifications.models import Notification, NotificationPreference
 from hazwaste.permits.models import (
     CarrierPermit,
     Driver,
@@ -29,6 +30,7 @@ from hazwaste.permits.models import (
 )
 from hazwaste.plans.models import ManagementPlan
 from hazwaste.reconciliation.models import Flag, ReconciliationRun
+from hazwaste.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiToken",
@@ -52,6 +54,8 @@ __all__ = [
     "ManifestEvent",
     "ManifestLine",
     "ManifestSerial",
+    "Notification",
+    "NotificationPreference",
     "Organization",
     "OutboxJob",
     "ReconciliationRun",
@@ -63,4 +67,6 @@ __all__ = [
     "Vehicle",
     "WasteCategory",
     "WasteCode",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -197,12 +197,37 @@ def run_jobs(session: Session) -> Any:
 
 @pytest.fixture()
 def demo(session: Session, now: datetime) -> Any:
-    """The demo world (see ``hazwaste.demo.services``), inside the test's transaction."""
+    """The demo world (see ``hazwaste.demo.services``), inside the test's transaction.
+
+    The jobs of its seeding (the events of its approvals, told to nobody yet) are dropped, so
+    a test starts with an empty outbox and counts only the jobs it makes."""
     from hazwaste.demo.services import seed_demo
+    from hazwaste.jobs.models import OutboxJob
 
     world = seed_demo(session, now)
     session.commit()
+    session.query(OutboxJob).delete()
+    session.commit()
     return world
+
+
+@pytest.fixture()
+def reconciliation_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events reach only the reconciliation: for tests that follow a receipt's one job chain
+    (notifications and webhooks have their own tests)."""
+    from hazwaste import events
+
+    for name in ("notifications", "webhooks"):
+        monkeypatch.delitem(events._SUBSCRIBERS, name, raising=False)
+
+
+def forget_jobs(session: Session) -> None:
+    """Commit, then drop every outbox job so far (the events of earlier hand-offs)."""
+    from hazwaste.jobs.models import OutboxJob
+
+    session.commit()
+    session.query(OutboxJob).delete()
+    session.commit()
 
 
 def login(client: FlaskClient, email: str, password: str = "demo-pass-2026") -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hazwaste.db import Base, str_enum, utcnow
@@ -129,6 +129,14 @@ class User(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    #: The language of what is sent to the user (e-mail, notifications): one of LANGUAGES.
+    locale: Mapped[str] = mapped_column(String(10), default="zh_CN", server_default="zh_CN")
+    #: When the user proved the address (a link sent to it); e-mail goes only to proven ones.
+    email_verified_at: Mapped[datetime | None]
+    #: Notification e-mail once a day instead of one message per event.
+    notify_digest: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: China-time date of the last daily digest sent.
+    digest_sent_on: Mapped[date | None]
 
     organization: Mapped[Organization | None] = relationship(
         back_populates="users", foreign_keys=[organization_id]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
+from hazwaste import events
 from hazwaste.accounts import sessions as login_sessions
 from hazwaste.accounts.models import (
     ApiToken,
@@ -34,6 +35,7 @@ from hazwaste.accounts.scopes import SCOPES
 from hazwaste.audit import services as audit
 from hazwaste.catalog.models import Region
 from hazwaste.errors import Conflict, Forbidden, Invalid, NotFound
+from hazwaste.events import types as event_types
 
 _hasher = PasswordHasher()
 # Verifying against this keeps unknown-e-mail logins as slow as wrong-password ones.
@@ -211,6 +213,16 @@ def review_organization(
         object_id=org.id,
         payload={"note": note},
     )
+    if approve:
+        events.publish(
+            session,
+            now,
+            event_types.ORGANIZATION_APPROVED,
+            subject_kind="organization",
+            subject_id=org.id,
+            organization_ids=[org.id],
+            actor_id=admin.id,
+        )
     return org
 
 

@@ -29,10 +29,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hazwaste import events
 from hazwaste.accounts.models import User
 from hazwaste.audit import services as audit
 from hazwaste.cases.models import CaseNote, CaseNoteKind
 from hazwaste.errors import Conflict, Forbidden, Invalid, NotFound
+from hazwaste.events import types as event_types
 from hazwaste.reconciliation.models import CaseFinding, CaseStatus, Flag
 from hazwaste.reconciliation.queries import visible_filter
 
@@ -184,8 +186,29 @@ def _move(
         object_id=flag.id,
         payload=payload,
     )
+    if verb in DECISIONS:
+        _publish(session, now, user, flag, event_types.FLAG_DECIDED, verb=verb)
     session.flush()
     return flag
+
+
+#: The transitions the enterprise concerned is told about (the regulator's decision).
+DECISIONS = frozenset({"close", "refer"})
+
+
+def _publish(
+    session: Session, now: datetime, user: User, flag: Flag, type: str, **data: Any
+) -> None:
+    events.publish(
+        session,
+        now,
+        type,
+        subject_kind="flag",
+        subject_id=flag.id,
+        organization_ids=[flag.producer_id, flag.carrier_id, flag.receiver_id],
+        actor_id=user.id,
+        data=data,
+    )
 
 
 def start(session: Session, now: datetime, user: User, flag: Flag, note: str = "") -> Flag:
@@ -319,6 +342,8 @@ def assign(
         object_id=flag.id,
         payload={"from": before, "to": assignee_id},
     )
+    if assignee_id is not None and assignee_id != before:
+        _publish(session, now, user, flag, event_types.CASE_ASSIGNED, assignee_id=assignee_id)
     session.flush()
     return flag
 

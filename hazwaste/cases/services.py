@@ -11,11 +11,13 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hazwaste import events
 from hazwaste.accounts.models import User
 from hazwaste.audit import services as audit
 from hazwaste.cases import routes
 from hazwaste.cases.models import FlagResponse
 from hazwaste.errors import Forbidden, Invalid
+from hazwaste.events import types as event_types
 from hazwaste.labels import datetime_local
 from hazwaste.manifests.models import EventKind, Manifest
 from hazwaste.reconciliation.models import Flag
@@ -79,7 +81,21 @@ def respond(
         object_id=flag.id,
         payload={"response_id": response.id, "attachments": len(lines)},
     )
+    events.publish(
+        session,
+        now,
+        event_types.CASE_RESPONSE,
+        subject_kind="flag",
+        subject_id=flag.id,
+        organization_ids=[flag.producer_id, flag.carrier_id, flag.receiver_id],
+        actor_id=user.id,
+        data={"response_id": response.id, "responder": flag_org_name(user)},
+    )
     return response
+
+
+def flag_org_name(user: User) -> str:
+    return user.organization.name if user.organization is not None else ""
 
 
 def responses(session: Session, flag: Flag) -> list[FlagResponse]:

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -36,6 +37,7 @@ from hazwaste.manifests.models import (
     Manifest,
     ManifestLine,
     ManifestStatus,
+    PhysicalForm,
 )
 from hazwaste.manifests.services import (
     allocate_number,
@@ -275,7 +277,31 @@ def submit(session: Session, now: datetime, manifest: Manifest, user: User) -> M
         },
         total_kg=manifest.declared_total_kg,
     )
+    _publish(session, now, event_types.MANIFEST_SUBMITTED, manifest, user, number=number)
     return manifest
+
+
+def _publish(
+    session: Session,
+    now: datetime,
+    type: str,
+    manifest: Manifest,
+    user: User,
+    also: list[str] | None = None,
+    **data: Any,
+) -> None:
+    """Tell the parties (after commit: one outbox row, see :mod:`hazwaste.events`)."""
+    events.publish(
+        session,
+        now,
+        type,
+        subject_kind="manifest",
+        subject_id=manifest.id,
+        organization_ids=[manifest.producer_id, manifest.carrier_id, manifest.receiver_id],
+        actor_id=user.id,
+        data={"number": manifest.number, **data},
+        also=also or [],
+    )
 
 
 def cancel(
@@ -373,6 +399,15 @@ def pickup(
             "containers_scanned": [c.code for c in shipped],
         },
     )
+    _publish(
+        session,
+        now,
+        event_types.MANIFEST_PICKED_UP,
+        manifest,
+        user,
+        vehicle=vehicle.plate,
+        loaded_kg=format(total.normalize(), "f"),
+    )
     return manifest
 
 
@@ -433,6 +468,14 @@ def deliver(
             "receipt_due_date": due,
             "by": "receiver" if access.acts_for_receiver(user, manifest) else "driver",
         },
+    )
+    _publish(
+        session,
+        now,
+        event_types.MANIFEST_DELIVERED,
+        manifest,
+        user,
+        receipt_due_date=due.isoformat(),
     )
     return manifest
 
@@ -558,25 +601,53 @@ def receive(
             .execution_options(synchronize_session=False)
         )
     rejected_lines = [r for r in rows if r["decision"] is not LineDecision.ACCEPT]
-    events.publish(
+    gaps = beyond_tolerance(rows)
+    also = [event_types.MANIFEST_REJECTED] if rejected_lines else []
+    if gaps:
+        also.append(event_types.MANIFEST_DISCREPANCY)
+    _publish(
         session,
         now,
         event_types.MANIFEST_REJECTED if all_rejected else event_types.MANIFEST_RECEIVED,
-        subject_kind="manifest",
-        subject_id=manifest.id,
-        organization_ids=[manifest.producer_id, manifest.carrier_id, manifest.receiver_id],
-        actor_id=user.id,
-        data={
-            "number": manifest.number,
-            "status": new_status.value,
-            "received_kg": format(total.normalize(), "f"),
-            "rejected_lines": len(rejected_lines),
-            "containers_missing": len(missing),
-        },
+        manifest,
+        user,
         # One outbox row whatever the receipt means (the hand-off's statement budget).
-        also=[event_types.MANIFEST_REJECTED] if rejected_lines else [],
+        also=also,
+        status=new_status.value,
+        received_kg=format(total.normalize(), "f"),
+        rejected_lines=len(rejected_lines),
+        containers_missing=len(missing),
+        discrepancy_lines=gaps,
     )
     return manifest
+
+
+def beyond_tolerance(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The receipt lines whose received weight differs from the loaded weight beyond the
+    WEIGHT_GAP rule's tolerance (per physical form, above its floor), for the parties' alert
+    at once — the rule's flag follows from the reconciliation job."""
+    settings = current_app.config["RECONCILIATION"]
+    floor = Decimal(str(settings["WEIGHT_FLOOR_KG"]))
+    gaps = []
+    for row in rows:
+        gap, pct = row["discrepancy_kg"], row["discrepancy_pct"]
+        if gap is None or pct is None:
+            continue
+        solid = row["line"].physical_form is PhysicalForm.SOLID
+        limit = Decimal(
+            str(settings["WEIGHT_TOLERANCE_PCT_SOLID" if solid else "WEIGHT_TOLERANCE_PCT_LIQUID"])
+        )
+        if abs(pct) > limit and abs(gap) > floor:
+            gaps.append(
+                {
+                    "line_no": row["line"].line_no,
+                    "loaded_kg": format(row["loaded_kg"].normalize(), "f"),
+                    "received_kg": format(row["received_kg"].normalize(), "f"),
+                    "pct": format(pct.normalize(), "f"),
+                    "tolerance_pct": format(limit.normalize(), "f"),
+                }
+            )
+    return gaps
 
 
 def dispose(

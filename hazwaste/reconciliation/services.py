@@ -21,8 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from hazwaste import events
 from hazwaste.audit.services import canonical_json
 from hazwaste.db import utcnow
+from hazwaste.events import types as event_types
 from hazwaste.reconciliation import concurrent
 from hazwaste.reconciliation.models import Flag, FlagStatus, ReconciliationRun, RunStatus
 from hazwaste.reconciliation.rules import REGISTRY
@@ -257,10 +259,32 @@ def execute(
             "new": int(new or 0),
             "resolved": resolved,
         }
+    _publish_new(session, record, now)
     record.counts = json.dumps(counts, sort_keys=True)
     record.status = RunStatus.SUCCEEDED
     record.finished_at = max(utcnow(), now)
     return record
+
+
+def _publish_new(session: Session, record: ReconciliationRun, now: datetime) -> int:
+    """``flag.raised`` for every flag this run created (not for re-found ones)."""
+    rows = session.execute(
+        select(
+            Flag.id, Flag.rule, Flag.severity, Flag.producer_id, Flag.carrier_id, Flag.receiver_id
+        ).where(Flag.last_run_id == record.id, Flag.first_seen_at == now)
+    ).all()
+    for row in rows:
+        events.publish(
+            session,
+            now,
+            event_types.FLAG_RAISED,
+            subject_kind="flag",
+            subject_id=row.id,
+            organization_ids=[row.producer_id, row.carrier_id, row.receiver_id],
+            data={"rule": row.rule, "severity": row.severity.value},
+            key=f"flag.raised:{row.id}",
+        )
+    return len(rows)
 
 
 def _one_by_one(

@@ -16,6 +16,7 @@ from hazwaste.audit.models import AuditEntry
 from hazwaste.audit.services import checkpoint
 from hazwaste.ledger.models import Container
 from hazwaste.manifests.models import Manifest
+from hazwaste.notifications.models import Notification
 from hazwaste.oversight.models import InspectionDraw
 from hazwaste.plans.models import ManagementPlan
 from hazwaste.reconciliation.models import Flag
@@ -201,6 +202,28 @@ def test_every_route_is_documented_and_every_operation_is_a_route(app, client):
     assert documented - routes == set(), "documented operations that are no route"
 
 
+def _notification_of(session, world, now) -> int:
+    """One notification of the producer's (the default caller), told by a real fan-out."""
+    from hazwaste.events import Event
+    from hazwaste.notifications import services as notifications
+
+    event = Event(
+        id="conformance",
+        type="organization.approved",
+        occurred_at=now.replace(tzinfo=None),
+        subject_kind="organization",
+        subject_id=world.orgs["producer"].id,
+        organization_ids=(world.orgs["producer"].id,),
+    )
+    assert notifications.notify(session, now, event) >= 1
+    session.commit()
+    return int(
+        session.scalar(
+            select(Notification.id).where(Notification.user_id == world.users["producer"].id)
+        )
+    )
+
+
 def test_every_documented_operation_answers_as_documented(client, session, now, world):
     spec = client.get("/api/v1/openapi.json").get_json()
     tokens = {role: api_token(client, email) for role, email in DEMO_ROLES.items()}
@@ -223,6 +246,7 @@ def test_every_documented_operation_answers_as_documented(client, session, now, 
     assert first is not None and second is not None
     objects["audit"] = {"entry_id": first_id(session, AuditEntry)}
     objects["webhooks"] = _webhook_with_delivery(session, world, now)
+    objects["notifications"] = {"notification_id": _notification_of(session, world, now)}
     bodies = valid_bodies(world)
     required_query = {
         **query_values(world),

@@ -38,6 +38,13 @@ EXEMPT = {
     "api.create_token": "one's own API token (never wider than the token asking)",
     "api.revoke_this_token": "the token in use",
     "api.revoke_token": "one's own API token",
+    # Each user's own notifications and notification settings (another user's id is a 404):
+    "api.read_notification": "one's own notification",
+    "api.read_all_notifications": "one's own notifications",
+    "api.update_notification_preferences": "one's own notification settings",
+    "notifications.read": "one's own notification",
+    "notifications.read_all": "one's own notifications",
+    "notifications.preferences": "one's own notification settings",
 }
 ENTERPRISE_STAFF = ["carrier", "regulator"]  # refused where the producer acts
 PRODUCER_OR_REGULATOR = ["producer", "regulator"]
