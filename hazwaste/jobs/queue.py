@@ -15,6 +15,7 @@ Huey's own retries are not used: the outbox counts attempts, backs off and dead-
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -124,8 +125,14 @@ class Queue:
         def schedule_sweeps() -> None:
             for delay in range(0, 60, max(1, interval)):
                 sweep.schedule(delay=delay)
+            minute = int(time.time() // 60)
             for name, (_fn, every) in outbox.periodic().items():
                 step = max(1, int(every.total_seconds()))
+                if step >= 60:
+                    # Longer intervals: in the minutes that are a multiple of the interval.
+                    if minute % (step // 60) == 0:
+                        run_periodic.schedule(args=(name,), delay=0)
+                    continue
                 for delay in range(0, 60, step):
                     run_periodic.schedule(args=(name,), delay=delay)
 

@@ -276,3 +276,20 @@ def test_job_survives_a_crash_of_the_process_between_commit_and_push(tmp_path):
         assert [r.scope for r in runs] == ["manifest:424242"]  # ran exactly once
         db.session.remove()
         db.engine.dispose()
+
+
+def test_periodic_work_of_a_longer_interval_runs_in_its_minutes_only(app, queue, monkeypatch):
+    """A 15-minute job (the notification reminders) is scheduled in one minute out of 15."""
+    import time as clock
+
+    calls: list[object] = []
+    monkeypatch.setattr(
+        outbox,
+        "_PERIODIC",
+        {"test.slow": (lambda s, now: calls.append(now), timedelta(minutes=15))},
+    )
+    for minute in (15 * 1000, 15 * 1000 + 1, 15 * 1000 + 7):
+        monkeypatch.setattr(clock, "time", lambda minute=minute: minute * 60.0 + 5)
+        queue.task("schedule_sweeps")()
+        drain(queue)
+    assert len(calls) == 1
