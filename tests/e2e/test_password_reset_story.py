@@ -55,12 +55,21 @@ def test_forgotten_password_story(
     with live_app.app_context():  # the worker's part: send the queued e-mail
         run_pending(db.session, utcnow() + timedelta(seconds=1))
         db.session.remove()
+    # The demo world's own notifications go out in the same run; the reset is the one
+    # message to this address that carries a reset link.
+    resets: list[str] = []
     for _ in range(100):
-        if inbox.messages:
+        resets = [
+            body
+            for message in inbox.messages
+            if message["To"] == EMAIL
+            and "/auth/reset/"
+            in (body := message.get_body(preferencelist=("plain",)).get_content())
+        ]
+        if resets:
             break
         time.sleep(0.05)
-    [message] = inbox.messages
-    body = message.get_body(preferencelist=("plain",)).get_content()
+    [body] = resets
     link = re.search(r"http://\S+/auth/reset/\S+", body).group(0)
     assert link.startswith(live_server)
 
