@@ -39,6 +39,10 @@ PASSWORD_MIN_LENGTH = 10
 PASSWORD_RESET_TTL = timedelta(hours=1)
 #: Reset requests allowed per e-mail address and per client address.
 PASSWORD_RESET_RATE_LIMIT = "5 per hour"
+#: An e-mail verification link works once, for this long.
+EMAIL_VERIFICATION_TTL = timedelta(days=3)
+#: Verification e-mails a user may ask for.
+EMAIL_VERIFICATION_RATE_LIMIT = "5 per hour"
 #: Page size of list pages and API lists unless the client asks for less.
 PAGE_SIZE = 25
 PAGE_SIZE_MAX = 200
@@ -206,6 +210,10 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         PASSWORD_RESET_TTL=PASSWORD_RESET_TTL,
         PASSWORD_RESET_RATE_LIMIT=os.environ.get(
             "HAZWASTE_PASSWORD_RESET_RATE_LIMIT", PASSWORD_RESET_RATE_LIMIT
+        ),
+        EMAIL_VERIFICATION_TTL=EMAIL_VERIFICATION_TTL,
+        EMAIL_VERIFICATION_RATE_LIMIT=os.environ.get(
+            "HAZWASTE_EMAIL_VERIFICATION_RATE_LIMIT", EMAIL_VERIFICATION_RATE_LIMIT
         ),
         PAGE_SIZE=PAGE_SIZE,
         PAGE_SIZE_MAX=PAGE_SIZE_MAX,

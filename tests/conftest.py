@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +263,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     reason="needs Debian's chromium (apt-get install chromium; .ci/run does)"
                 )
             )
+
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd, in process) received, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def smtp_inbox(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """A real SMTP server on loopback that the app sends its e-mail to."""
+    from aiosmtpd.controller import Controller
+
+    handler = Inbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setitem(app.config, "MAIL_URL", f"smtp://127.0.0.1:{port}")
+    yield handler
+    controller.stop()

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hazwaste import mail
+from hazwaste.accounts import verification
 from hazwaste.accounts.models import User
 from hazwaste.accounts.services import check_password_rules, set_password
 from hazwaste.audit import services as audit
@@ -167,4 +168,6 @@ def reset_password(
     user = user_for_token(session, now, token)
     check_password_rules(new, min_password, "new_password")
     set_password(session, now, user, new, "password_reset")
+    # The link came by e-mail: whoever used it reads the mailbox.
+    verification.mark_verified(session, now, user, "password_reset")
     return user

@@ -65,6 +65,10 @@ class ResetConfirmApiSchema(BaseSchema):
     new_password = fields.String(required=True, validate=length(max=200))
 
 
+class VerifyEmailConfirmSchema(BaseSchema):
+    token = fields.String(required=True, validate=length(1, 400))
+
+
 class UserCreateSchema(BaseSchema):
     name = fields.String(required=True, validate=length(1, 100))
     email = fields.Email(required=True, validate=length(max=254))

@@ -16,14 +16,14 @@ from flask import (
     url_for,
 )
 from flask import session as flask_session
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from hazwaste.accounts import recovery, schemas, services, throttle
+from hazwaste.accounts import recovery, schemas, services, throttle, verification
 from hazwaste.accounts import sessions as login_sessions
 from hazwaste.accounts.models import Organization, OrgStatus, RegulatorBody, User
 from hazwaste.accounts.permissions import (
@@ -36,7 +36,7 @@ from hazwaste.catalog.models import Region
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid, NotFound
 from hazwaste.extensions import db
-from hazwaste.i18n import safe_next
+from hazwaste.i18n import safe_next, select_locale
 from hazwaste.schemas import field_errors
 
 bp = Blueprint("accounts", __name__)
@@ -144,7 +144,7 @@ def reset_request() -> Any:
             db.session,
             utcnow(),
             data["email"],
-            str(get_locale() or "zh_CN"),
+            _page_locale(),
         )
         db.session.commit()
         return render_template("accounts/reset_request.html", values={}, errors={}, sent=True)
@@ -188,6 +188,41 @@ def reset_confirm(token: str) -> Any:
     return render_template("accounts/reset_confirm.html", errors=errors)
 
 
+def _page_locale() -> str:
+    """The page's language as one of ``LANGUAGES`` (what a user's ``locale`` holds)."""
+    return select_locale()
+
+
+@bp.get("/auth/verify/<token>")
+def verify_email(token: str) -> Any:
+    """Open the link of a verification e-mail: the address is verified (public: the link is
+    the proof; a dead link is a 404 page saying so)."""
+    try:
+        user = verification.verify(db.session, utcnow(), token)
+    except Invalid as exc:
+        db.session.rollback()
+        return render_template("accounts/verify_email.html", errors=exc.fields, user=None), 404
+    db.session.commit()
+    return render_template("accounts/verify_email.html", errors={}, user=user)
+
+
+@bp.post("/account/verify-email")
+@login_required
+def send_verification() -> Response:
+    """Send (again) a verification link to the user's own address."""
+    if current_user.email_verified_at is not None:
+        flash(_("Your e-mail address is already verified."))
+        return redirect(url_for("accounts.profile"))
+    wait = verification.throttled(current_user)
+    if wait is not None:
+        flash(verification.throttle_message(wait), "error")
+        return redirect(url_for("accounts.profile"))
+    verification.send_link(db.session, utcnow(), current_user, _page_locale())
+    db.session.commit()
+    flash(_("A verification link has been sent to %(email)s.", email=current_user.email))
+    return redirect(url_for("accounts.profile"))
+
+
 @bp.post("/logout")
 def logout() -> Response:
     session_id = _current_session_id()
@@ -217,7 +252,10 @@ def register() -> Any:
         values.pop("password", None)
         try:
             data = _form(schemas.RegistrationSchema())
-            services.register_organization(db.session, utcnow(), data, _min_pw())
+            now = utcnow()
+            _org, user = services.register_organization(db.session, now, data, _min_pw())
+            user.locale = _page_locale()
+            verification.send_link(db.session, now, user)
         except ValidationError as exc:
             errors = field_errors(exc)
         except Invalid as exc:
@@ -227,7 +265,8 @@ def register() -> Any:
             flash(
                 _(
                     "Registration received. A platform administrator will review it; "
-                    "you can log in now and will be able to work once it is approved."
+                    "you can log in now and will be able to work once it is approved. "
+                    "A link to confirm your e-mail address is on its way."
                 )
             )
             return redirect(url_for("accounts.login"))
@@ -419,7 +458,9 @@ def org_users() -> Any:
         values.pop("password", None)
         try:
             data = _form(schemas.UserCreateSchema())
-            user = services.create_org_user(db.session, utcnow(), current_user, data, _min_pw())
+            now = utcnow()
+            user = services.create_org_user(db.session, now, current_user, data, _min_pw())
+            verification.send_link(db.session, now, user)
         except ValidationError as exc:
             errors = field_errors(exc)
         except Invalid as exc:
@@ -541,9 +582,11 @@ def admin_regulator_users(body_id: int) -> Any:
         values.pop("password", None)
         try:
             data = _form(schemas.RegulatorUserCreateSchema())
-            services.create_regulator_user(
-                db.session, utcnow(), current_user, body, data, _min_pw()
+            now = utcnow()
+            user = services.create_regulator_user(
+                db.session, now, current_user, body, data, _min_pw()
             )
+            verification.send_link(db.session, now, user)
         except ValidationError as exc:
             errors = field_errors(exc)
         except Invalid as exc:

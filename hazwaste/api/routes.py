@@ -10,7 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from marshmallow import fields
 
-from hazwaste.accounts import recovery, throttle
+from hazwaste.accounts import recovery, throttle, verification
 from hazwaste.accounts import services as account_services
 from hazwaste.accounts.models import Organization, User
 from hazwaste.accounts.schemas import (
@@ -22,6 +22,7 @@ from hazwaste.accounts.schemas import (
     TokenInfoSchema,
     TokenOutSchema,
     TokenRequestSchema,
+    VerifyEmailConfirmSchema,
 )
 from hazwaste.api.core import (
     bp,
@@ -135,6 +136,50 @@ def password_reset_confirm() -> Any:
         data["new_password"],
         int(current_app.config["PASSWORD_MIN_LENGTH"]),
     )
+    db.session.commit()
+    return "", 204
+
+
+@bp.post("/auth/verify-email")
+@token_required
+@document(
+    "/api/v1/auth/verify-email",
+    "post",
+    "Send a link that verifies the user's e-mail address (notifications are e-mailed to "
+    "verified addresses only)",
+    tags=["auth"],
+    statuses={
+        202: "Accepted: a link is on its way (nothing is sent if the address is verified)",
+        429: "Too many verification e-mails for this user; `Retry-After` gives the seconds",
+    },
+)
+def send_verification() -> Any:
+    user = current_api_user()
+    if user.email_verified_at is not None:
+        return "", 202
+    wait = verification.throttled(user)
+    if wait is not None:
+        response, status = api_error(429, verification.throttle_message(wait), retry_after=wait)
+        response.headers["Retry-After"] = str(wait)
+        return response, status
+    verification.send_link(db.session, utcnow(), user, str(get_locale() or "zh_CN"))
+    db.session.commit()
+    return "", 202
+
+
+@bp.post("/auth/verify-email/confirm")
+@document(
+    "/api/v1/auth/verify-email/confirm",
+    "post",
+    "Verify an e-mail address with the token of a verification link",
+    tags=["auth"],
+    request=VerifyEmailConfirmSchema,
+    auth=False,
+    statuses={204: "The address is verified"},
+)
+def verify_email_confirm() -> Any:
+    data = load_json(VerifyEmailConfirmSchema())
+    service_call(verification.verify, db.session, utcnow(), data["token"])
     db.session.commit()
     return "", 204
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 #: Endpoint name → the scope its operation needs.
 ENDPOINT_SCOPES = {
     "api.revoke_this_token": "tokens",
+    "api.send_verification": "notifications",
     "api.tokens": "tokens",
     "api.create_token": "tokens",
     "api.revoke_token": "tokens",

@@ -17,8 +17,8 @@ from aiosmtpd.controller import Controller
 from hazwaste.db import utcnow
 from hazwaste.extensions import db
 from hazwaste.jobs.outbox import run_pending
+from tests.conftest import Inbox
 from tests.e2e.conftest import _free_port
-from tests.functional.test_password_reset import Inbox
 
 pytestmark = pytest.mark.browser
 

@@ -469,7 +469,10 @@ def test_org_admin_creates_users(client, session, demo):
     assert user is not None
     assert user.organization_id == demo.orgs["carrier"].id
     assert user.role.value == "driver"
-    assert audit_actions(session, "user", user.id) == ["user.created"]
+    assert audit_actions(session, "user", user.id) == [
+        "user.created",
+        "user.email_verification_sent",
+    ]
     client.post("/logout")
     login(client, "new-driver@demo.test", "driver-pass-2026")
 

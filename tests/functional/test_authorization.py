@@ -36,13 +36,14 @@ PUBLIC_PAGES = {
 #: - logging out when not logged in just goes to the front page;
 #: - a 双随机 inspection draw is published (一公开): its page is open to anyone;
 #: - a password reset link's page: the signed token in its path is the credential (an
-#:   invalid or used one is a 404 page saying so).
+#:   invalid or used one is a 404 page saying so); so is an e-mail verification link's.
 SPECIAL = {
     "i18n.switch",
     "scan.manifest",
     "accounts.logout",
     "oversight.public_draw",
     "accounts.reset_confirm",
+    "accounts.verify_email",
 }
 #: API endpoints that cannot need a token: getting one, the public API description, and the
 #: audit log's tree heads, key and proofs (public so that anyone can check them).
@@ -50,6 +51,7 @@ API_PUBLIC = {
     "api.token",
     "api.password_reset",
     "api.password_reset_confirm",
+    "api.verify_email_confirm",
     "api.openapi",
     "api.checkpoints",
     "api.checkpoint_key",
@@ -124,6 +126,9 @@ def test_anonymous_visitor_is_sent_to_login(app, client, ids):
                 expected = 404 if method == READ else 422
                 assert response.status_code == expected, where
                 assert "该重置链接无效" in response.get_data(as_text=True), where
+            elif rule.endpoint == "accounts.verify_email":  # a made-up token: dead link
+                assert response.status_code == 404, where
+                assert "该验证链接无效" in response.get_data(as_text=True), where
             elif method == READ or (method == "POST" and rule.endpoint not in PUBLIC_PAGES):
                 assert response.status_code == 302, (where, response.status_code)
                 assert location.startswith("/login?next="), (where, location)

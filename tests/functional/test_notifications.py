@@ -23,7 +23,6 @@ from hazwaste.permits.models import Licence
 from hazwaste.reconciliation.models import Flag, Severity
 from tests import factories
 from tests.conftest import api_token, login
-from tests.functional.test_password_reset import inbox as smtp_inbox  # noqa: F401  (fixture)
 from tests.manifest_factories import make_submitted, pickup_data, receipt_data
 
 HOUR = timedelta(hours=1)
@@ -289,7 +288,7 @@ def test_email_in_the_recipients_language_and_preferences_respected(
     now,
     quiet,
     run_jobs,
-    smtp_inbox,  # noqa: F811
+    smtp_inbox,
 ):
     demo = quiet
     carrier = demo.users["carrier"]
@@ -318,7 +317,7 @@ def test_email_in_the_recipients_language_and_preferences_respected(
     assert row is not None and row.inbox and row.emailed_at is None
 
 
-def test_unverified_addresses_get_no_email(session, now, quiet, run_jobs, smtp_inbox):  # noqa: F811
+def test_unverified_addresses_get_no_email(session, now, quiet, run_jobs, smtp_inbox):
     demo = quiet
     carrier = demo.users["carrier"]
     carrier.email_verified_at = None
@@ -335,7 +334,7 @@ def test_the_daily_digest_sends_one_message_at_the_digest_hour(
     now,
     quiet,
     run_jobs,
-    smtp_inbox,  # noqa: F811
+    smtp_inbox,
 ):
     demo = quiet
     carrier = demo.users["carrier"]

@@ -373,6 +373,7 @@ def test_document_conventions(client, session, demo):
         "POST /api/v1/auth/token",
         "POST /api/v1/auth/password-reset",
         "POST /api/v1/auth/password-reset/confirm",
+        "POST /api/v1/auth/verify-email/confirm",
         # The transparency log: anyone may keep tree heads and check proofs.
         "GET /api/v1/audit/checkpoints",
         "GET /api/v1/audit/checkpoints/key",

@@ -4,13 +4,10 @@ SMTP server); the same answer for unknown addresses; every session and token end
 from __future__ import annotations
 
 import re
-import socket
 import time
 from datetime import timedelta
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from hazwaste.accounts import recovery
 from hazwaste.accounts.models import User
@@ -24,41 +21,15 @@ EMAIL = "producer@demo.test"
 NEW = "brand-new-pass-2026"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture()
-def inbox(app, monkeypatch):
-    handler = Inbox()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setitem(app.config, "MAIL_URL", f"smtp://127.0.0.1:{port}")
-    yield handler
-    controller.stop()
-
-
 @pytest.fixture()
 def no_throttle(app, monkeypatch):
     monkeypatch.setitem(app.config, "PASSWORD_RESET_RATE_LIMIT", "1000 per hour")
 
 
-def _deliver(run_jobs, inbox) -> None:
+def _deliver(run_jobs, smtp_inbox) -> None:
     run_jobs(utcnow() + timedelta(seconds=1))  # the page enqueued the mail at its own time
     for _ in range(50):  # the SMTP server hands the message to the handler on its thread
-        if inbox.messages:
+        if smtp_inbox.messages:
             return
         time.sleep(0.02)
 
@@ -73,7 +44,7 @@ def _path(link: str) -> str:
 
 
 def test_reset_end_to_end_through_real_mail(
-    client, session, demo, now, run_jobs, inbox, no_throttle
+    client, session, demo, now, run_jobs, smtp_inbox, no_throttle
 ):
     token = api_token(client, EMAIL)
     other = client.application.test_client()
@@ -83,8 +54,8 @@ def test_reset_end_to_end_through_real_mail(
     page = client.post("/auth/reset", data={"email": EMAIL.upper()})
     assert page.status_code == 200
     assert "若该电子邮箱属于某个账户" in page.get_data(as_text=True)
-    _deliver(run_jobs, inbox)
-    [message] = inbox.messages
+    _deliver(run_jobs, smtp_inbox)
+    [message] = smtp_inbox.messages
     assert message["To"] == EMAIL
     assert message["Subject"] == "重置您的 hazwaste 密码"
     path = _path(_link(message))
@@ -110,13 +81,13 @@ def test_reset_end_to_end_through_real_mail(
 
 
 def test_unknown_address_gets_the_same_answer_and_no_mail(
-    client, session, demo, now, run_jobs, inbox, no_throttle
+    client, session, demo, now, run_jobs, smtp_inbox, no_throttle
 ):
     known = client.post("/auth/reset", data={"email": EMAIL}).get_data(as_text=True)
     unknown = client.post("/auth/reset", data={"email": "nobody@demo.test"}).get_data(as_text=True)
     assert known == unknown
-    _deliver(run_jobs, inbox)
-    assert [m["To"] for m in inbox.messages] == [EMAIL]
+    _deliver(run_jobs, smtp_inbox)
+    assert [m["To"] for m in smtp_inbox.messages] == [EMAIL]
 
 
 def test_bad_email_keeps_what_was_typed(client, demo):
@@ -142,7 +113,8 @@ def test_expired_forged_and_superseded_links_are_refused(app, session, demo, now
             recovery.user_for_token(session, now + timedelta(minutes=2), token)
 
 
-def test_reset_requests_are_throttled(database_url, now):
+def test_reset_requests_are_throttled(app, database_url, now):
+    """(``app`` builds the schema the other app uses.)"""
     with factories.other_app(
         database_url, RATELIMIT_ENABLED=True, PASSWORD_RESET_RATE_LIMIT="2 per hour"
     ) as (application, session):
@@ -168,15 +140,15 @@ def test_reset_sends_nothing_inside_the_request(client, session, demo, no_thrott
     assert [j.kind for j in session.query(OutboxJob)] == ["mail.send"]
 
 
-def test_reset_through_the_api(client, session, demo, run_jobs, inbox, no_throttle):
+def test_reset_through_the_api(client, session, demo, run_jobs, smtp_inbox, no_throttle):
     token = api_token(client, EMAIL)
     for email in (EMAIL, "nobody@demo.test"):
         answer = client.post("/api/v1/auth/password-reset", json={"email": email})
         assert (answer.status_code, answer.get_data()) == (202, b"")
     bad = client.post("/api/v1/auth/password-reset", json={"email": "nope"})
     assert bad.status_code == 422 and "email" in bad.get_json()["error"]["fields"]
-    _deliver(run_jobs, inbox)
-    [message] = inbox.messages
+    _deliver(run_jobs, smtp_inbox)
+    [message] = smtp_inbox.messages
     reset = _link(message).rsplit("/auth/reset/", 1)[1]
 
     weak = client.post(

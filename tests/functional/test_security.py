@@ -116,12 +116,13 @@ def test_post_with_the_token_goes_through(csrf_app, now):
     assert response.status_code == 400
 
 
-#: Open without a token: getting one, the password reset (its link's token is the
-#: credential), the API description, the audit log's public proofs.
+#: Open without a token: getting one, the password reset and the e-mail verification (their
+#: link's token is the credential), the API description, the audit log's public proofs.
 PUBLIC_API = {
     "api.token",
     "api.password_reset",
     "api.password_reset_confirm",
+    "api.verify_email_confirm",
     "api.openapi",
     "api.checkpoints",
     "api.checkpoint_key",
