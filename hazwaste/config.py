@@ -43,6 +43,8 @@ PASSWORD_RESET_RATE_LIMIT = "5 per hour"
 EMAIL_VERIFICATION_TTL = timedelta(days=3)
 #: Verification e-mails a user may ask for.
 EMAIL_VERIFICATION_RATE_LIMIT = "5 per hour"
+#: China-time hour from which the daily notification digest is e-mailed.
+NOTIFICATION_DIGEST_HOUR = 8
 #: Page size of list pages and API lists unless the client asks for less.
 PAGE_SIZE = 25
 PAGE_SIZE_MAX = 200
@@ -212,6 +214,9 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             "HAZWASTE_PASSWORD_RESET_RATE_LIMIT", PASSWORD_RESET_RATE_LIMIT
         ),
         EMAIL_VERIFICATION_TTL=EMAIL_VERIFICATION_TTL,
+        NOTIFICATION_DIGEST_HOUR=int(
+            os.environ.get("HAZWASTE_NOTIFICATION_DIGEST_HOUR", NOTIFICATION_DIGEST_HOUR)
+        ),
         EMAIL_VERIFICATION_RATE_LIMIT=os.environ.get(
             "HAZWASTE_EMAIL_VERIFICATION_RATE_LIMIT", EMAIL_VERIFICATION_RATE_LIMIT
         ),

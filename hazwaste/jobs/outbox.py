@@ -218,6 +218,11 @@ def push(job_ids: list[int], eta: datetime | None = None) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _push_after_commit(session: Session) -> None:
+    # SQLAlchemy also fires after_commit when a SAVEPOINT is released (a job handler runs in
+    # one): the rows are not committed yet, so a worker taking the id now would find nothing
+    # (PostgreSQL) and the job would wait for the sweeper. Keep the ids for the real commit.
+    if session.get_nested_transaction() is not None:
+        return
     job_ids = session.info.pop(_PENDING_IDS, None)
     later: dict[int, datetime] = session.info.pop(_PENDING_LATER, None) or {}
     if job_ids:

@@ -100,7 +100,13 @@ def audience_of(user: User) -> str | None:
 def types_for(user: User) -> list[str]:
     """The event types that can reach ``user``, in the order of the preferences page."""
     kind = audience_of(user)
-    return [t for t in T.EVENT_TYPES if kind in AUDIENCES[t]]
+    org = user.organization
+    # Only receivers hold licences and only carriers road-transport permits.
+    held = {
+        T.LICENCE_EXPIRING: org is not None and org.is_receiver,
+        T.PERMIT_EXPIRING: org is not None and org.is_carrier,
+    }
+    return [t for t in T.EVENT_TYPES if kind in AUDIENCES[t] and held.get(t, True)]
 
 
 # --- who is told -------------------------------------------------------------------------
@@ -514,7 +520,7 @@ def remind(session: Session, now: datetime) -> int:
 
 
 def digest_hour() -> int:
-    return int(current_app.config.get("NOTIFICATION_DIGEST_HOUR", 8))
+    return int(current_app.config["NOTIFICATION_DIGEST_HOUR"])
 
 
 def send_digests(session: Session, now: datetime) -> int:

@@ -284,6 +284,18 @@ def test_cli_list_retry_run_pending(app, session, now, failing, monkeypatch):
     assert refused.exit_code != 0 and "is not dead" in refused.output
 
 
+def test_a_job_enqueued_in_a_savepoint_is_pushed_at_the_real_commit(session, now, pusher):
+    """A job handler runs in a savepoint; releasing it commits nothing yet, so a worker
+    handed the id then would not find the row (PostgreSQL) and leave it to the sweeper."""
+    session.commit()
+    pusher.pushed.clear()
+    with session.begin_nested():
+        job_id = outbox.enqueue(session, now, RECONCILE_MANIFEST, {"manifest_id": 1})
+    assert pusher.ids == []  # the savepoint is released, the transaction still open
+    session.commit()
+    assert pusher.ids == [job_id]
+
+
 def test_a_job_for_later_is_pushed_for_its_time(session, now, pusher):
     later = now + timedelta(minutes=5)
     soon = outbox.enqueue(session, now, RECONCILE_MANIFEST, {"manifest_id": 1})
