@@ -67,7 +67,7 @@ def test_registration_sends_a_link_that_verifies_once(client, session, run_jobs,
     assert user.locale == "zh_CN"
     verified = session.scalars(
         select(AuditEntry).where(
-            AuditEntry.action == "user.email_verified", AuditEntry.object_id == user.id
+            AuditEntry.action == "user.email_verified", AuditEntry.object_id == str(user.id)
         )
     ).all()
     assert len(verified) == 1
@@ -212,7 +212,7 @@ def test_a_password_reset_link_proves_the_mailbox(app, session, now):
     assert user.email_verified_at is not None
     actions = session.scalars(
         select(AuditEntry.action).where(
-            AuditEntry.object_type == "user", AuditEntry.object_id == user.id
+            AuditEntry.object_type == "user", AuditEntry.object_id == str(user.id)
         )
     ).all()
     assert "user.email_verified" in actions

@@ -19,7 +19,8 @@ from hazwaste.events import types as T
 from hazwaste.manifests import lifecycle
 from hazwaste.notifications import services
 from hazwaste.notifications.models import Notification
-from hazwaste.permits.models import Licence
+from hazwaste.jobs.models import OutboxJob
+from hazwaste.permits.models import CarrierPermit, Licence
 from hazwaste.reconciliation.models import Flag, Severity
 from tests import factories
 from tests.conftest import api_token, login
@@ -42,6 +43,25 @@ def told(session, event_type: str) -> set[str]:
         .where(Notification.event_type == event_type)
     ).all()
     return {r.email for r in rows}
+
+
+def mailed(session, event_type: str) -> set[str]:
+    """E-mail addresses an e-mail of this type was queued for (the ``mail.send`` job keyed
+    by the event and the person: what the SMTP server is then handed)."""
+    rows = session.execute(
+        select(User.email, Notification.event_id, Notification.user_id)
+        .join(Notification, Notification.user_id == User.id)
+        .where(Notification.event_type == event_type, Notification.emailed_at.is_not(None))
+    ).all()
+    keys = {f"mail:notify:{r.event_id}:{r.user_id}": r.email for r in rows}
+    queued = set(
+        session.scalars(
+            select(OutboxJob.dedupe_key).where(
+                OutboxJob.kind == "mail.send", OutboxJob.dedupe_key.in_(list(keys) or [""])
+            )
+        )
+    )
+    return {email for key, email in keys.items() if key in queued}
 
 
 def wait_for(smtp, count: int) -> list:
@@ -78,6 +98,7 @@ def test_a_submission_tells_the_carrier_and_the_receiver_office_not_the_producer
     assert "producer@demo.test" not in people  # the producer submitted it
     assert "producer2@demo.test" not in people and "receiver2@demo.test" not in people
     assert "driver@demo.test" not in people  # drivers act on the scan pages
+    assert mailed(session, T.MANIFEST_SUBMITTED) == people  # verified, e-mail on by default
     assert not any(p.startswith("regulator") for p in people)
 
 
@@ -102,6 +123,9 @@ def test_hand_offs_tell_the_other_parties_and_never_the_actor(session, now, quie
     for kind in (T.MANIFEST_PICKED_UP, T.MANIFEST_DELIVERED, T.MANIFEST_RECEIVED):
         assert not told(session, kind) & outsiders
     assert told(session, T.MANIFEST_DISCREPANCY) == set()  # weights matched
+    # Routine steps are inbox-only unless asked for.
+    for kind in (T.MANIFEST_PICKED_UP, T.MANIFEST_DELIVERED, T.MANIFEST_RECEIVED):
+        assert mailed(session, kind) == set()
 
 
 def test_a_weight_gap_and_a_rejection_alert_producer_and_carrier_at_once(
@@ -122,6 +146,9 @@ def test_a_weight_gap_and_a_rejection_alert_producer_and_carrier_at_once(
     drain(run_jobs, now + 3 * HOUR)
     assert told(session, T.MANIFEST_DISCREPANCY) >= {"producer@demo.test", "carrier@demo.test"}
     assert told(session, T.MANIFEST_REJECTED) >= {"producer@demo.test", "carrier@demo.test"}
+    assert "receiver@demo.test" not in told(session, T.MANIFEST_REJECTED)
+    for kind in (T.MANIFEST_DISCREPANCY, T.MANIFEST_REJECTED):
+        assert mailed(session, kind) == told(session, kind)
     row = session.scalar(
         select(Notification).where(Notification.event_type == T.MANIFEST_DISCREPANCY).limit(1)
     )
@@ -162,6 +189,7 @@ def test_a_flag_reaches_its_organization_and_regulators_over_it_only(session, no
     assert {"regulator@demo.test", "regulator-otog@demo.test"} <= people  # 150600, 150624
     assert outside.email not in people  # 150602 does not hold the producer (150624)
     assert "carrier@demo.test" not in people and "producer2@demo.test" not in people
+    assert mailed(session, T.FLAG_RAISED) == people
 
 
 def test_reconciliation_publishes_each_new_flag_once(session, now, quiet, run_jobs):
@@ -195,6 +223,7 @@ def test_case_assignment_decision_and_response_reach_the_right_people(
     demo = quiet
     boss = demo.users["regulator_city"]
     _, inspector = factories.regulator(session, now, demo.users["admin"], body=boss.regulator_body)
+    inspector.email_verified_at = now
     flag = Flag(
         rule="PRODUCER_BALANCE",
         subject_type="organization",
@@ -211,11 +240,13 @@ def test_case_assignment_decision_and_response_reach_the_right_people(
     session.commit()
     drain(run_jobs, now)
     assert told(session, T.CASE_ASSIGNED) == {inspector.email}
+    assert mailed(session, T.CASE_ASSIGNED) == {inspector.email}
 
     case_services.respond(session, now, demo.users["producer"], flag, {"body": "盘点误差"})
     session.commit()
     drain(run_jobs, now)
     assert told(session, T.CASE_RESPONSE) == {inspector.email}  # the case's inspector
+    assert mailed(session, T.CASE_RESPONSE) == {inspector.email}
 
     session.refresh(flag)
     cases.start(session, now, inspector, flag)
@@ -226,6 +257,7 @@ def test_case_assignment_decision_and_response_reach_the_right_people(
     decided = told(session, T.FLAG_DECIDED)
     assert "producer@demo.test" in decided
     assert not any(p.startswith("regulator") for p in decided)
+    assert mailed(session, T.FLAG_DECIDED) == decided
 
 
 def test_organization_approval_tells_its_staff(session, now, quiet, run_jobs):
@@ -234,6 +266,8 @@ def test_organization_approval_tells_its_staff(session, now, quiet, run_jobs):
     session.commit()
     drain(run_jobs, now)
     assert told(session, T.ORGANIZATION_APPROVED) == {admin.email}
+    # A new account has not proved its address yet: the inbox only.
+    assert mailed(session, T.ORGANIZATION_APPROVED) == set()
 
 
 def test_reminders_receipt_due_overdue_and_licence_expiring_are_published_once(
@@ -252,6 +286,7 @@ def test_reminders_receipt_due_overdue_and_licence_expiring_are_published_once(
     session.commit()
     drain(run_jobs, day_before + HOUR)
     assert told(session, T.RECEIPT_DUE) == {"receiver@demo.test"}
+    assert mailed(session, T.RECEIPT_DUE) == {"receiver@demo.test"}
     rows = session.scalars(
         select(Notification).where(
             Notification.event_type == T.RECEIPT_DUE, Notification.subject_id == manifest.id
@@ -263,7 +298,10 @@ def test_reminders_receipt_due_overdue_and_licence_expiring_are_published_once(
     services.remind(session, after)
     session.commit()
     drain(run_jobs, after)
-    assert told(session, T.RECEIPT_OVERDUE) >= {"receiver@demo.test", "producer@demo.test"}
+    overdue = told(session, T.RECEIPT_OVERDUE)
+    assert overdue >= {"receiver@demo.test", "producer@demo.test"}
+    assert "carrier@demo.test" not in overdue and "producer2@demo.test" not in overdue
+    assert mailed(session, T.RECEIPT_OVERDUE) == overdue
 
     licence = session.scalar(
         select(Licence).where(Licence.organization_id == demo.orgs["receiver"].id).limit(1)
@@ -281,6 +319,19 @@ def test_reminders_receipt_due_overdue_and_licence_expiring_are_published_once(
     assert {r.user.email for r in licence_rows} == {"receiver@demo.test"}  # its admin
     assert len(licence_rows) == 1
     assert licence_rows[0].data["days"] == 29
+    # (receiver2's licence ends within 60 days too: its own reminder, to its own admin.)
+    assert mailed(session, T.LICENCE_EXPIRING) == told(session, T.LICENCE_EXPIRING)
+    assert "receiver@demo.test" in mailed(session, T.LICENCE_EXPIRING)
+
+    permit = session.scalar(
+        select(CarrierPermit).where(CarrierPermit.organization_id == demo.orgs["carrier"].id)
+    )
+    week = datetime.combine(permit.valid_to - timedelta(days=6), datetime.min.time(), UTC)
+    services.remind(session, week)
+    session.commit()
+    drain(run_jobs, week)
+    assert told(session, T.PERMIT_EXPIRING) == {"carrier@demo.test"}  # the carrier's admin
+    assert mailed(session, T.PERMIT_EXPIRING) == {"carrier@demo.test"}
 
 
 def test_email_in_the_recipients_language_and_preferences_respected(
