@@ -16,10 +16,10 @@ from hazwaste.accounts.models import User
 from hazwaste.cases import lifecycle as cases
 from hazwaste.cases import services as case_services
 from hazwaste.events import types as T
+from hazwaste.jobs.models import OutboxJob
 from hazwaste.manifests import lifecycle
 from hazwaste.notifications import services
 from hazwaste.notifications.models import Notification
-from hazwaste.jobs.models import OutboxJob
 from hazwaste.permits.models import CarrierPermit, Licence
 from hazwaste.reconciliation.models import Flag, Severity
 from tests import factories
