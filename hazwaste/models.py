@@ -11,6 +11,7 @@ from hazwaste.catalog.models import (
     WasteCategory,
     WasteCode,
 )
+from hazwaste.holidays.models import HolidayDay, HolidayYear
 from hazwaste.jobs.models import OutboxJob
 from hazwaste.ledger.models import Container, ContainerSequence, LedgerEntry
 from hazwaste.manifests.models import (
@@ -44,6 +45,8 @@ __all__ = [
     "Driver",
     "Exemption",
     "Flag",
+    "HolidayDay",
+    "HolidayYear",
     "IdempotencyRecord",
     "LedgerEntry",
     "Licence",

@@ -1,8 +1,13 @@
 """Chinese working-day arithmetic (statutory holidays and 调休 make-up working days).
 
-Uses the ``chinese-calendar`` package, which knows each year once the State Council
-(国务院办公厅) has published its holiday schedule, usually in November for the next year;
-its newest release covers 2004–2026. For a year it does not know yet we do not fall back to
+Three sources, in this order:
+
+1. the official schedules loaded from the database (``hazwaste.holidays``: the State
+   Council's 国务院办公厅 notice per year, kept as data in ``hazwaste/data/holidays.csv`` and
+   updatable by an administrator without a release), installed here by
+   :func:`use_schedule`;
+2. the ``chinese-calendar`` package, which knows each year up to its release (1.11: 2004–2026);
+3. for a year neither knows, an estimate. We do not fall back to
 plain Monday–Friday (that counted 1 January 2027 and Spring Festival 2027 as working days):
 we *estimate* from the statutory holidays of 全国年节及纪念日放假办法 (2024 revision, in force
 2025-01-01) — 元旦 1 day, 春节 4 days (除夕 to 正月初三), 清明 1 day, 劳动节 2 days (1–2 May),
@@ -14,6 +19,7 @@ is recomputed once the year's schedule is known.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -53,9 +59,39 @@ def statutory_holidays(year: int) -> frozenset[date]:
     return frozenset(days)
 
 
+#: Official schedules by year: (days off, make-up working days); see :func:`use_schedule`.
+_OFFICIAL: dict[int, tuple[frozenset[date], frozenset[date]]] = {}
+
+
+def use_schedule(years: Mapping[int, tuple[Iterable[date], Iterable[date]]]) -> None:
+    """Install the official schedules (year → days off, make-up working days); every year
+    not named falls back to the library, then to the estimate."""
+    fresh = {year: (frozenset(off), frozenset(on)) for year, (off, on) in years.items()}
+    _OFFICIAL.clear()
+    _OFFICIAL.update(fresh)
+
+
+def official_years() -> frozenset[int]:
+    """The years whose official schedule is installed (from the database)."""
+    return frozenset(_OFFICIAL)
+
+
+def library_covers(year: int) -> bool:
+    """Whether the ``chinese-calendar`` package knows ``year``."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
 def is_workday(day: date) -> tuple[bool, bool]:
     """Return ``(is_workday, from_official_calendar)``; for a year without the official
     schedule, the estimate (weekends and statutory holidays off) and ``False``."""
+    schedule = _OFFICIAL.get(day.year)
+    if schedule is not None:
+        off, on = schedule
+        return day in on or (day.weekday() < 5 and day not in off), True
     try:
         return bool(chinese_calendar.is_workday(day)), True
     except NotImplementedError:

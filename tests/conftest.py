@@ -265,6 +265,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_holiday_schedules() -> Iterator[None]:
+    """Each test's database holds its own schedules: nothing carries over in the process's
+    copy (``hazwaste.holidays.services``)."""
+    from hazwaste.holidays import services as holidays
+
+    holidays.forget()
+    yield
+    holidays.forget()
+
+
 class Inbox:
     """What a real SMTP server (aiosmtpd, in process) received, parsed."""
 

@@ -21,5 +21,6 @@ SCOPES = {
     "audit:read": _l("Read the audit trail"),
     "notifications": _l("Notifications"),
     "webhooks": _l("Webhooks"),
+    "reference": _l("Load reference data: holiday schedules (platform administrators)"),
     "tokens": _l("List and revoke API tokens (new tokens never exceed this token's scopes)"),
 }

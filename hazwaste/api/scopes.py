@@ -12,6 +12,9 @@ from __future__ import annotations
 ENDPOINT_SCOPES = {
     "api.revoke_this_token": "tokens",
     "api.send_verification": "notifications",
+    "api.holiday_years": "manifests:read",
+    "api.holiday_year": "manifests:read",
+    "api.load_holiday_year": "reference",
     "api.tokens": "tokens",
     "api.create_token": "tokens",
     "api.revoke_token": "tokens",

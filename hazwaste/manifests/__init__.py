@@ -4,7 +4,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hazwaste.manifests import api, scan, views  # noqa: F401  (api routes register on bp)
+    from hazwaste.holidays import services as holidays
+    from hazwaste.manifests import api, lifecycle, scan, views  # noqa: F401  (api routes)
+
+    holidays.after_load("manifests.receipt_due", lifecycle.recompute_receipt_due)
 
     app.register_blueprint(views.bp)
     app.register_blueprint(scan.bp)

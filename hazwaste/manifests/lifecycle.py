@@ -26,8 +26,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from hazwaste import events
 from hazwaste.accounts.models import User
+from hazwaste.audit import services as audit
 from hazwaste.errors import Conflict, Forbidden, Invalid
 from hazwaste.events import types as event_types
+from hazwaste.holidays import services as holidays
+from hazwaste.jobs import outbox
 from hazwaste.ledger import services as ledger
 from hazwaste.ledger.models import Container
 from hazwaste.manifests import access
@@ -47,6 +50,7 @@ from hazwaste.manifests.services import (
 )
 from hazwaste.permits import services as permits
 from hazwaste.permits.models import Vehicle
+from hazwaste.reconciliation import RECONCILE_MANIFEST
 from hazwaste.workdays import add_working_days
 
 S = ManifestStatus
@@ -436,6 +440,50 @@ def loading_messages(check: ledger.LoadingCheck) -> list[str]:
     return messages
 
 
+def receipt_due(delivered_at: datetime) -> tuple[date, bool]:
+    """The receipt due date of an arrival at ``delivered_at``: :data:`RECEIPT_DUE_WORKING_DAYS`
+    working days after its China date; and whether it is exact (False: provisional, a day in
+    between fell in a year without an official schedule)."""
+    return add_working_days(local_date(delivered_at), RECEIPT_DUE_WORKING_DAYS)
+
+
+def recompute_receipt_due(session: Session, now: datetime, year: int) -> int:
+    """After ``year``'s schedule was loaded: compute every provisional receipt due date
+    again, audit each change and queue the manifest's reconciliation (its RECEIPT_OVERDUE
+    flag follows the new date). Returns how many manifests changed."""
+    changed = 0
+    rows = session.scalars(
+        select(Manifest).where(
+            Manifest.receipt_due_exact.is_(False), Manifest.delivered_at.is_not(None)
+        )
+    ).all()
+    for manifest in rows:
+        assert manifest.delivered_at is not None
+        old = manifest.receipt_due_date
+        due, exact = receipt_due(manifest.delivered_at)
+        if due == old and not exact:
+            continue
+        manifest.receipt_due_date = due
+        manifest.receipt_due_exact = exact
+        audit.record(
+            session,
+            now,
+            actor_user_id=None,
+            action="manifest.receipt_due_recomputed",
+            object_type="manifest",
+            object_id=manifest.id,
+            payload={
+                "from": old.isoformat() if old else None,
+                "to": due.isoformat(),
+                "exact": exact,
+                "schedule_year": year,
+            },
+        )
+        outbox.enqueue(session, now, RECONCILE_MANIFEST, {"manifest_id": manifest.id})
+        changed += 1
+    return changed
+
+
 def deliver(
     session: Session, now: datetime, manifest: Manifest, user: User, data: dict[str, Any]
 ) -> Manifest:
@@ -445,7 +493,8 @@ def deliver(
     the arrival day.
     """
     _check("deliver", manifest, user, _driver_or_receiver)
-    due, exact = add_working_days(local_date(now), RECEIPT_DUE_WORKING_DAYS)
+    holidays.refresh(session)
+    due, exact = receipt_due(now)
     _transition(
         session,
         manifest,

@@ -25,6 +25,7 @@ from hazwaste import events
 from hazwaste.audit.services import canonical_json
 from hazwaste.db import utcnow
 from hazwaste.events import types as event_types
+from hazwaste.holidays import services as holidays
 from hazwaste.reconciliation import concurrent
 from hazwaste.reconciliation.models import Flag, FlagStatus, ReconciliationRun, RunStatus
 from hazwaste.reconciliation.rules import REGISTRY
@@ -226,6 +227,7 @@ def execute(
     from flask import current_app
 
     _advisory_lock(session, shared=record.scope != "full")
+    holidays.refresh(session)  # RECEIPT_OVERDUE counts working days
     statements = _run_settings(session, record)
     for statement in statements:
         session.execute(text(statement))

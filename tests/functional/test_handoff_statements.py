@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from hazwaste.holidays import services as holidays
 from hazwaste.ledger import services as ledger
 from hazwaste.manifests import lifecycle, services
 from tests.conftest import api_token
@@ -85,6 +86,9 @@ def hand_off_counts(
         # A client already at work: its token's last use was recorded by an earlier request
         # (that touch runs at most once per SESSION_TOUCH_INTERVAL, not per hand-off).
         assert client.get(f"{API}/{mid}", headers=headers).status_code == 200
+    # A server already at work: it read the holiday schedules less than a minute ago (a
+    # process re-reads them once a minute, not per hand-off).
+    holidays.refresh(session)
     scanned = {"container_codes": codes} if codes else {}
     hand_offs: list[tuple[str, dict[str, str], dict[str, Any], str]] = [
         (

@@ -57,6 +57,9 @@ ENTERPRISES = ["producer", "carrier"]  # refused where the regulator acts
 REFUSED: dict[str, list[str]] = {
     "accounts.admin_regulator_users": ["producer", "regulator"],
     "accounts.admin_regulators": ["producer", "regulator"],
+    # Holiday schedules: platform administrators only.
+    "holidays.upload": ["producer", "regulator"],
+    "api.load_holiday_year": ["producer", "regulator"],
     "accounts.admin_review": ["producer", "regulator"],
     "accounts.org_users": ["producer-staff", "driver", "regulator"],
     "accounts.organization": ["producer-staff", "driver", "regulator"],

@@ -123,6 +123,7 @@ def _path_values(
         "organizations": {"org_id": producer.id},
         "licences": {"licence_id": world.extra["licence"].id},
         "vehicles": {"vehicle_id": world.extra["vehicles"][0].id},
+        "holidays": {"year": 2026},
     }.get(segment, {})
 
 
