@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from hazwaste.db import kg_from_grams
 from hazwaste.manifests.models import Manifest, ManifestLine, ManifestStatus
 from hazwaste.manifests.services import local_date
-from hazwaste.reconciliation.models import Severity
+from hazwaste.reconciliation.models import SEVERITY_ORDER, Severity
 from hazwaste.reconciliation.rules.base import (
     Context,
     Finding,
     Rule,
     manifest_total_g,
     register,
+    severity_for,
 )
 from hazwaste.reconciliation.sqltime import china_day_end, scanned
 from hazwaste.workdays import working_days_between
@@ -69,17 +70,24 @@ class ReceiptOverdue(Rule):
         end = local_date(row.received_at) if received else local_date(ctx.as_of)
         late_days = working_days_between(row.receipt_due_date, end)
         loaded = kg_from_grams(row.loaded_g)
+        if received:
+            severity = Severity.LOW  # it arrived: only the paperwork was late
+        else:
+            # Waste not acknowledged by anyone: the later and the heavier, the worse; a load
+            # of 3 t or more is the referral tier however few days late (same as the others).
+            by_time = (
+                Severity.HIGH
+                if late_days > int(ctx.settings["RECEIPT_WORKING_DAYS"])
+                else Severity.MEDIUM
+            )
+            severity = max(
+                by_time, severity_for(loaded, ctx.settings), key=SEVERITY_ORDER.__getitem__
+            )
         return Finding(
             subject_type=self.subject_type,
             subject_id=row.id,
             period="",
-            severity=Severity.LOW
-            if received
-            else (
-                Severity.HIGH
-                if late_days > int(ctx.settings["RECEIPT_WORKING_DAYS"])
-                else Severity.MEDIUM
-            ),
+            severity=severity,
             quantity_kg=None if received else loaded,
             summary=f"{row.number}: receipt {late_days} working day(s) late",
             evidence={

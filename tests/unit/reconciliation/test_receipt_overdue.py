@@ -36,3 +36,21 @@ def test_late_receipt_stays_flagged_low(session, journey):
     run(session, datetime(2026, 3, 20, tzinfo=UTC), "RECEIPT_OVERDUE")
     (flag,) = flags(session, "RECEIPT_OVERDUE")
     assert '"working_days_late":1' in flag.evidence
+
+
+def test_severity_rises_with_the_tonnage_not_only_the_days(session, journey):
+    """Overdue by one working day: 2.2 t is high (≥ 1 t), 3.3 t critical (≥ 3 t, the
+    referral tier) — the same thresholds as every rule with a quantity."""
+    from hazwaste.reconciliation.models import Severity
+
+    arrival = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday; due Monday 9 March
+    light = journey(arrival - 30 * HOUR, planned_date=date(2026, 3, 1))
+    light.pickup(arrival - HOUR).deliver(arrival)
+    heavy = journey(arrival - 30 * HOUR, planned_date=date(2026, 3, 1))
+    heavy.pickup(arrival - HOUR, factor="1.5").deliver(arrival)
+    run(session, datetime(2026, 3, 10, 3, 0, tzinfo=UTC), "RECEIPT_OVERDUE")  # Tue, 1 day late
+    by_manifest = {f.manifest_id: f.severity for f in flags(session, "RECEIPT_OVERDUE")}
+    assert by_manifest == {
+        light.manifest.id: Severity.HIGH,  # 2,220.5 kg
+        heavy.manifest.id: Severity.CRITICAL,  # 3,330.75 kg
+    }
