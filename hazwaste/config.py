@@ -88,6 +88,8 @@ RECONCILIATION_DEFAULTS: dict[str, float | int] = {
     "LOCATION_KM": 2,
     # NEVER_PICKED_UP: days after submission without pickup or cancellation.
     "NEVER_PICKED_UP_DAYS": 30,
+    # LICENCE_EXPIRING: days before a licence's end (without a renewal) that it is flagged.
+    "LICENCE_EXPIRY_FLAG_DAYS": 30,
     # Severity by unexplained quantity; ≥ CRITICAL_KG is the criminal-referral tier (3 t).
     "MEDIUM_KG": 100,
     "HIGH_KG": 1000,

@@ -94,6 +94,7 @@ RULE_LABELS = {
     "LICENCE_MISMATCH": _l("Outside the licence"),
     "LOCATION_MISMATCH": _l("Hand-off away from the registered site"),
     "NEVER_PICKED_UP": _l("Submitted, never picked up"),
+    "LICENCE_EXPIRING": _l("Licence ending without a renewal"),
 }
 SEVERITY_LABELS = {
     "low": _l("Low"),

@@ -2,6 +2,7 @@
 plus its tests; importing the module below registers it."""
 
 from hazwaste.reconciliation.rules import (  # noqa: F401  (registration side effect)
+    licence_expiring,
     licence_mismatch,
     location_mismatch,
     never_picked_up,
