@@ -33,7 +33,7 @@ from hazwaste.holidays import services as holidays
 from hazwaste.jobs import outbox
 from hazwaste.ledger import services as ledger
 from hazwaste.ledger.models import Container
-from hazwaste.manifests import access
+from hazwaste.manifests import access, gates
 from hazwaste.manifests.models import (
     EventKind,
     LineDecision,
@@ -261,6 +261,8 @@ def submit(session: Session, now: datetime, manifest: Manifest, user: User) -> M
     """
     _check("submit", manifest, user, access.acts_for_producer)
     errors = validate_for_submit(session, manifest, local_date(now))
+    if not errors:  # the capacity left only means something for a valid manifest
+        errors = gates.submission_errors(session, manifest, manifest.planned_date)
     if errors:
         raise Invalid(_("The manifest cannot be submitted yet."), errors)
     number = allocate_number(session, manifest.producer, now)
@@ -369,6 +371,10 @@ def pickup(
     )
     if check.expected and not check.ok:
         errors["container_codes"] = loading_messages(check)
+    if not errors:  # on the actual day: permit, qualification, licence, capacity
+        refused = gates.pickup_errors(session, manifest, user, local_date(now), total)
+        if refused:
+            errors["_schema"] = refused
     if errors:
         raise Invalid(_("The pickup cannot be recorded yet."), errors)
     assert vehicle is not None

@@ -86,23 +86,33 @@ def validity_state(permit: Validity, today: date, warning_days: int) -> str:
 # -- coverage ---------------------------------------------------------------------------------
 
 
+def _covering(receiver_id: int, waste_code: str, on_date: date) -> list[Any]:
+    category = "HW" + waste_code[-2:]
+    return [
+        Licence.organization_id == receiver_id,
+        Licence.revoked_at.is_(None),
+        Licence.valid_from <= on_date,
+        Licence.valid_to >= on_date,
+        exists().where(
+            LicenceScope.licence_id == Licence.id,
+            or_(LicenceScope.waste_code == waste_code, LicenceScope.category == category),
+        ),
+    ]
+
+
+def covers_clause(receiver_id: int, waste_code: str, on_date: date) -> Any:
+    """SQL ``EXISTS``: the receiver holds a licence valid on ``on_date`` covering the code
+    (to be combined with other checks in one statement)."""
+    return exists().where(*_covering(receiver_id, waste_code, on_date))
+
+
 def covering_licences(
     session: Session, receiver_id: int, waste_code: str, on_date: date
 ) -> list[Licence]:
     """The receiver's licences valid on ``on_date`` whose scope names the code or its category."""
-    category = "HW" + waste_code[-2:]
     stmt = (
         select(Licence)
-        .where(
-            Licence.organization_id == receiver_id,
-            Licence.revoked_at.is_(None),
-            Licence.valid_from <= on_date,
-            Licence.valid_to >= on_date,
-            exists().where(
-                LicenceScope.licence_id == Licence.id,
-                or_(LicenceScope.waste_code == waste_code, LicenceScope.category == category),
-            ),
-        )
+        .where(*_covering(receiver_id, waste_code, on_date))
         .order_by(Licence.valid_to.desc())
     )
     return list(session.scalars(stmt))
