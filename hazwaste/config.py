@@ -43,6 +43,9 @@ PASSWORD_RESET_RATE_LIMIT = "5 per hour"
 EMAIL_VERIFICATION_TTL = timedelta(days=3)
 #: Verification e-mails a user may ask for.
 EMAIL_VERIFICATION_RATE_LIMIT = "5 per hour"
+#: A manifest beyond its producer's management plan: "warn" (at submission, recorded in
+#: the event) or "block" (refused at submission and at pickup).
+PLAN_CHECK = "warn"
 #: China-time hour from which the daily notification digest is e-mailed.
 NOTIFICATION_DIGEST_HOUR = 8
 #: Page size of list pages and API lists unless the client asks for less.
@@ -216,6 +219,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             "HAZWASTE_PASSWORD_RESET_RATE_LIMIT", PASSWORD_RESET_RATE_LIMIT
         ),
         EMAIL_VERIFICATION_TTL=EMAIL_VERIFICATION_TTL,
+        PLAN_CHECK=os.environ.get("HAZWASTE_PLAN_CHECK", PLAN_CHECK).strip().lower(),
         NOTIFICATION_DIGEST_HOUR=int(
             os.environ.get("HAZWASTE_NOTIFICATION_DIGEST_HOUR", NOTIFICATION_DIGEST_HOUR)
         ),

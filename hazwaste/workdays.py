@@ -78,6 +78,8 @@ def official_years() -> frozenset[int]:
 
 def library_covers(year: int) -> bool:
     """Whether the ``chinese-calendar`` package knows ``year``."""
+    if not 1 <= year <= 9999:
+        return False
     try:
         chinese_calendar.is_workday(date(year, 6, 1))
     except NotImplementedError:

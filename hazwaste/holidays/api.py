@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from hazwaste.api.core import (
     bp,
@@ -29,8 +29,8 @@ TAGS = ["holidays"]
 
 
 class YearsQuerySchema(BaseSchema):
-    since = fields.Integer(load_default=None, strict=False)
-    until = fields.Integer(load_default=None, strict=False)
+    since = fields.Integer(load_default=None, strict=False, validate=validate.Range(*YEARS))
+    until = fields.Integer(load_default=None, strict=False, validate=validate.Range(*YEARS))
 
 
 def _checked_year(year: int) -> int:

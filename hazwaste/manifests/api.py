@@ -242,11 +242,13 @@ def _act(manifest_id: int, verb: str, schema: type[Schema] | None, run: Verb) ->
     if verb == "receive" and data.get("confirm") is False:
         return _receipt_preview(manifest, data)
     service_call(run, db.session, utcnow(), manifest, user, data)
+    # What passed with a warning (the management plan in warn mode): ``meta.warnings``.
+    warned = {"warnings": w} if (w := lifecycle.warnings(db.session, manifest)) else {}
     if handoff:
         # The verb left the manifest as stored (quantities to the gram, the new version):
         # the answer is built from it, and the commit's flush sends the line changes.
-        return commit(ok(dict(ManifestOutSchema().dump(manifest))))
-    return commit(ok(_out(manifest)))
+        return commit(ok(dict(ManifestOutSchema().dump(manifest)), 200, **warned))
+    return commit(ok(_out(manifest), 200, **warned))
 
 
 def _kg(value: Decimal | None) -> str | None:

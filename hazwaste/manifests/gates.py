@@ -14,6 +14,7 @@ subqueries): the hand-off stays lean.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -30,6 +31,24 @@ from hazwaste.manifests.models import Manifest, ManifestLine, ManifestStatus
 from hazwaste.manifests.services import CHINA_TZ
 from hazwaste.permits import services as permits
 from hazwaste.permits.models import CarrierPermit, Driver, Licence
+
+#: Limits other domains keep on what a manifest may carry (the management plan):
+#: ``fn(session, manifest, on_date, weights by waste code) -> messages`` naming the numbers.
+Limit = Callable[[Session, Manifest, date, dict[str, Decimal]], list[str]]
+_LIMITS: dict[str, Limit] = {}
+
+
+def register_limit(name: str, fn: Limit) -> None:
+    """Add a limit checked at submission and at pickup (``PLAN_CHECK``: warn or block)."""
+    _LIMITS[name] = fn
+
+
+def limit_messages(
+    session: Session, manifest: Manifest, on_date: date, weights: dict[str, Decimal]
+) -> list[str]:
+    """Every registered limit's messages for ``weights`` (kg per code) on ``on_date``."""
+    return [m for fn in _LIMITS.values() for m in fn(session, manifest, on_date, weights)]
+
 
 #: On the way to the receiver: its capacity is already spoken for.
 ON_THE_WAY = (ManifestStatus.IN_TRANSIT, ManifestStatus.DELIVERED)

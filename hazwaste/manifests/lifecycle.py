@@ -261,10 +261,16 @@ def submit(session: Session, now: datetime, manifest: Manifest, user: User) -> M
     """
     _check("submit", manifest, user, access.acts_for_producer)
     errors = validate_for_submit(session, manifest, local_date(now))
-    if not errors:  # the capacity left only means something for a valid manifest
+    warnings: list[str] = []
+    if not errors:  # the limits only mean something for a valid manifest
         errors = gates.submission_errors(session, manifest, manifest.planned_date)
+        weights = _weights(manifest, "declared_kg")
+        warnings = gates.limit_messages(session, manifest, manifest.planned_date, weights)
+        if warnings and _limits_block():
+            errors["_schema"] = warnings
     if errors:
         raise Invalid(_("The manifest cannot be submitted yet."), errors)
+    _warn(session, manifest, warnings)
     number = allocate_number(session, manifest.producer, now)
     _transition(session, manifest, "submit", S.SUBMITTED, now, number=number, submitted_at=now)
     record_event(
@@ -276,6 +282,7 @@ def submit(session: Session, now: datetime, manifest: Manifest, user: User) -> M
         payload={
             "number": number,
             "planned_date": manifest.planned_date,
+            **({"warnings": warnings} if warnings else {}),
             "lines": [
                 {"line_no": ln.line_no, "waste_code": ln.waste_code, "declared_kg": ln.declared_kg}
                 for ln in manifest.lines
@@ -285,6 +292,35 @@ def submit(session: Session, now: datetime, manifest: Manifest, user: User) -> M
     )
     _publish(session, now, event_types.MANIFEST_SUBMITTED, manifest, user, number=number)
     return manifest
+
+
+def _weights(manifest: Manifest, column: str) -> dict[str, Decimal]:
+    """Kilograms per waste code of ``column`` (declared_kg or loaded_kg)."""
+    weights: dict[str, Decimal] = {}
+    for line in manifest.lines:
+        value = getattr(line, column)
+        if value is not None:
+            weights[line.waste_code] = weights.get(line.waste_code, Decimal(0)) + value
+    return weights
+
+
+def _limits_block() -> bool:
+    return str(current_app.config.get("PLAN_CHECK", "warn")).lower() == "block"
+
+
+_WARNINGS = "hazwaste.manifest_warnings"
+
+
+def _warn(session: Session, manifest: Manifest, messages: list[str]) -> None:
+    if messages:
+        session.info.setdefault(_WARNINGS, {})[manifest.id] = list(messages)
+
+
+def warnings(session: Session, manifest: Manifest) -> list[str]:
+    """What the last verb on ``manifest`` in this session passed with a warning (the limits
+    of :mod:`gates` in ``PLAN_CHECK=warn`` mode), for the page or the API to show; the same
+    text is in the step's event payload (``warnings``)."""
+    return list(session.info.get(_WARNINGS, {}).pop(manifest.id, []))
 
 
 def _publish(
@@ -373,6 +409,14 @@ def pickup(
         errors["container_codes"] = loading_messages(check)
     if not errors:  # on the actual day: permit, qualification, licence, capacity
         refused = gates.pickup_errors(session, manifest, user, local_date(now), total)
+        if _limits_block():
+            # Warn mode told the producer at submission, and OVER_PLAN follows the pickup:
+            # the driver is not stopped, and the hand-off keeps its statement budget.
+            weighed: dict[str, Decimal] = {}
+            for line in manifest.lines:
+                kg = given[line.id]["loaded_kg"]
+                weighed[line.waste_code] = weighed.get(line.waste_code, Decimal(0)) + kg
+            refused += gates.limit_messages(session, manifest, local_date(now), weighed)
         if refused:
             errors["_schema"] = refused
     if errors:

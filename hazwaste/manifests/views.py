@@ -224,6 +224,8 @@ def _save(manifest: Manifest | None) -> Any:
             "manifests/form.html", **_form_context(values, exc.fields, manifest)
         ), 422
     db.session.commit()
+    for warning in lifecycle.warnings(db.session, manifest):
+        flash(warning, "warning")
     flash(
         _(
             "Manifest %(number)s issued. Print it or send the QR code to the carrier.",
@@ -294,6 +296,8 @@ def submit(manifest_id: int) -> Any:
             "manifests/form.html", **_form_context(_values_of(manifest), exc.fields, manifest)
         ), 422
     db.session.commit()
+    for warning in lifecycle.warnings(db.session, manifest):
+        flash(warning, "warning")
     flash(_("Manifest %(number)s issued.", number=manifest.number))
     return redirect(url_for("manifests.detail", manifest_id=manifest.id))
 

@@ -5,6 +5,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hazwaste.plans import api, views  # noqa: F401  (api routes register on the API bp)
+    from hazwaste.manifests import gates
+    from hazwaste.plans import api, services, views  # noqa: F401  (API routes)
 
     app.register_blueprint(views.bp)
+    gates.register_limit("plans", services.plan_limit)

@@ -32,9 +32,10 @@ from hazwaste.accounts.models import Organization, User
 from hazwaste.audit import services as audit
 from hazwaste.db import KG_PER_TONNE, grams, kg_from_grams
 from hazwaste.errors import Invalid, NotFound
+from hazwaste.labels import tonnes
 from hazwaste.ledger.models import LedgerEntry, LedgerKind
 from hazwaste.ledger.services import CHINA_TZ, WasteCodeChecker, producer_of
-from hazwaste.manifests.models import Manifest, ManifestLine
+from hazwaste.manifests.models import Manifest, ManifestLine, ManifestStatus
 from hazwaste.permits import services as permits
 from hazwaste.plans.models import ManagementPlan
 from hazwaste.plans.schemas import CSV_COLUMNS, CSV_REQUIRED, PlanCsvRowSchema
@@ -262,6 +263,76 @@ def actual_shipped(session: Session, producer_id: int, year: int) -> dict[str, D
         .group_by(ManifestLine.waste_code)
     )
     return {code: kg_from_grams(total) for code, total in rows}
+
+
+def plan_limit(
+    session: Session, manifest: Manifest, on_date: date, weights: dict[str, Decimal]
+) -> list[str]:
+    """The management plan as a limit on a manifest about to leave (see
+    :mod:`hazwaste.manifests.gates`): for each code the producer planned for ``on_date``'s
+    year, what is already transferred (weighed at pickup this year) or committed (other
+    manifests submitted for this year, not yet picked up) plus ``weights`` must stay within
+    the planned transfer. One statement. Codes without a plan are not limited here (the
+    OVER_PLAN rule and the plan page show them)."""
+    year = on_date.year
+    start, end = _utc_year_bounds(year)
+    first, last = year_bounds(year)
+    codes = sorted(weights)
+    shipped = (
+        select(grams(func.coalesce(func.sum(grams(ManifestLine.loaded_kg)), 0)))
+        .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+        .where(
+            Manifest.producer_id == manifest.producer_id,
+            Manifest.id != manifest.id,
+            Manifest.picked_up_at >= start,
+            Manifest.picked_up_at < end,
+            ManifestLine.waste_code == ManagementPlan.waste_code,
+        )
+        .correlate(ManagementPlan)
+        .scalar_subquery()
+    )
+    committed = (
+        select(grams(func.coalesce(func.sum(grams(ManifestLine.declared_kg)), 0)))
+        .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+        .where(
+            Manifest.producer_id == manifest.producer_id,
+            Manifest.id != manifest.id,
+            Manifest.status == ManifestStatus.SUBMITTED,
+            Manifest.planned_date >= first,
+            Manifest.planned_date <= last,
+            ManifestLine.waste_code == ManagementPlan.waste_code,
+        )
+        .correlate(ManagementPlan)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(ManagementPlan.waste_code, ManagementPlan.planned_transfer_kg, shipped, committed)
+        .where(
+            ManagementPlan.producer_id == manifest.producer_id,
+            ManagementPlan.year == year,
+            ManagementPlan.waste_code.in_(codes),
+        )
+        .order_by(ManagementPlan.waste_code)
+    ).all()
+    messages = []
+    for code, planned, shipped_g, committed_g in rows:
+        used = kg_from_grams(shipped_g) + kg_from_grams(committed_g)
+        if used + weights[code] <= planned:
+            continue
+        messages.append(
+            _(
+                "%(code)s: the management plan allows %(planned)s t to be transferred in "
+                "%(year)s; %(used)s t are transferred or on manifests already, %(left)s t "
+                "are left, and this manifest carries %(this)s t.",
+                code=code,
+                planned=tonnes(planned),
+                year=year,
+                used=tonnes(used),
+                left=tonnes(max(planned - used, Decimal(0))),
+                this=tonnes(weights[code]),
+            )
+        )
+    return messages
 
 
 def plan_vs_actual(session: Session, producer_id: int, year: int) -> list[PlanRow]:

@@ -5,7 +5,7 @@ nothing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from hazwaste.errors import Invalid
 from hazwaste.manifests import gates, lifecycle
-from hazwaste.manifests.models import Manifest, ManifestEvent, ManifestStatus
+from hazwaste.manifests.models import EventKind, Manifest, ManifestEvent, ManifestStatus
 from tests.conftest import api_token
 from tests.manifest_factories import make_draft, make_submitted, pickup_data
 
@@ -123,3 +123,76 @@ def test_the_api_answers_the_refusal_as_a_field_error(client, session, now, demo
     assert "许可经营规模为 1 吨" in message
     session.expire_all()
     assert session.get(Manifest, manifest.id).status is ManifestStatus.SUBMITTED
+
+
+def _plan(session, demo, year, code, transfer_kg):
+    from hazwaste.plans.models import ManagementPlan
+
+    plan = ManagementPlan(
+        producer_id=demo.orgs["producer"].id,
+        year=year,
+        waste_code=code,
+        planned_generation_kg=Decimal(transfer_kg),
+        planned_transfer_kg=Decimal(transfer_kg),
+        intended_receiver_id=demo.orgs["receiver"].id,
+        created_by_id=demo.users["producer"].id,
+    )
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def test_beyond_the_plan_warns_by_default_and_the_warning_is_kept(session, now, demo):
+    year = (now + timedelta(days=1)).year
+    _plan(session, demo, year, "900-249-08", "1800")  # the manifest's line: 1,800.5 kg
+    draft = make_draft(session, now, demo)
+    lifecycle.submit(session, now, draft, demo.users["producer"])
+    [warning] = lifecycle.warnings(session, draft)
+    assert warning.startswith("900-249-08：管理计划") and "剩余 1.8 吨" in warning, warning
+    assert "本联单为 1.8005 吨" in warning
+    event = session.scalar(
+        select(ManifestEvent).where(
+            ManifestEvent.manifest_id == draft.id, ManifestEvent.kind == EventKind.SUBMITTED
+        )
+    )
+    assert "900-249-08" in event.payload and "warnings" in event.payload
+    assert lifecycle.warnings(session, draft) == []  # told once
+
+
+def test_beyond_the_plan_blocks_when_configured(app, session, now, demo, monkeypatch):
+    monkeypatch.setitem(app.config, "PLAN_CHECK", "block")
+    year = (now + timedelta(days=1)).year
+    plan = _plan(session, demo, year, "900-249-08", "1800")
+    draft = make_draft(session, now, demo)
+    with pytest.raises(Invalid) as refused:
+        lifecycle.submit(session, now, draft, demo.users["producer"])
+    assert "管理计划" in refused.value.fields["_schema"][0]
+    plan.planned_transfer_kg = Decimal("1800.5")  # just enough
+    lifecycle.submit(session, now, draft, demo.users["producer"])
+    assert draft.status is ManifestStatus.SUBMITTED
+    # At pickup the weighed quantity counts: 20 % more than declared is beyond the plan.
+    with pytest.raises(Invalid) as at_pickup:
+        _pickup(session, now + timedelta(days=1), draft, demo, factor="1.2")
+    assert any("管理计划" in m for m in at_pickup.value.fields["_schema"])
+    _pickup(session, now + timedelta(days=1), draft, demo)
+    assert draft.status is ManifestStatus.IN_TRANSIT
+
+
+def test_the_page_and_the_api_show_the_warning(client, session, now, demo):
+    from tests.conftest import login
+
+    # The pages and the API act at the real time: plan for the real tomorrow.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    _plan(session, demo, tomorrow.year, "900-249-08", "1000")
+    first = make_draft(session, now, demo, planned_date=tomorrow)
+    second = make_draft(session, now, demo, planned_date=tomorrow)
+    session.commit()
+    login(client, "producer@demo.test")
+    page = client.post(f"/manifests/{first.id}/submit", follow_redirects=True)
+    assert page.status_code == 200, page.get_data(as_text=True)[-3000:]
+    assert "900-249-08：管理计划" in page.get_data(as_text=True)
+    token = api_token(client, "producer@demo.test")
+    answer = client.post(f"/api/v1/manifests/{second.id}/submit", headers=token)
+    assert answer.status_code == 200
+    [warning] = answer.get_json()["meta"]["warnings"]
+    assert "已转移或已填入联单 1.8005 吨" in warning  # the first manifest counts now

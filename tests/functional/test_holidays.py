@@ -203,6 +203,11 @@ def test_the_api_reports_sources_and_loads_for_administrators(client, session, n
     assert [d["kind"] for d in days] == ["holiday", "workday"]
     assert client.get("/api/v1/holidays/2031", headers=token).status_code == 404
     assert client.get("/api/v1/holidays/99999", headers=token).status_code == 404
+    # Years outside 2000–2100 are a field error, however large (found by the fuzz stage).
+    for since in ("1000000", "154451589974097383111795387924480", "-5"):
+        answer = client.get(f"/api/v1/holidays?since={since}", headers=token)
+        assert answer.status_code == 422, (since, answer.get_json())
+        assert "since" in answer.get_json()["error"]["fields"]
 
 
 def test_next_year_missing_is_warned_from_november(client, session, demo):
