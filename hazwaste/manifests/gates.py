@@ -8,8 +8,9 @@ not only on the planned date (《危险废物转移管理办法》, 令23号).
 - At pickup, on the actual date: the carrier's transport permit, the qualification of the
   driver who takes the load, and the receiver's licence for every line's code.
 
-Each refusal names the limit and the numbers. Each check is one statement (scalar
-subqueries): the hand-off stays lean.
+Each refusal names the limit and the numbers. At submission the capacity is one statement;
+at pickup the checks are conditions of the status ``UPDATE`` itself (no statement while they
+hold), and only a refused pickup reads why.
 """
 
 from __future__ import annotations
@@ -156,11 +157,37 @@ def submission_errors(session: Session, manifest: Manifest, on_date: date) -> di
     return {"receiver_id": [message]} if message else {}
 
 
+def pickup_guard(manifest: Manifest, user: User, today: date, loaded_kg: Decimal) -> list[Any]:
+    """The pickup's checks on ``today`` as conditions of its status ``UPDATE`` (no statement
+    of their own while they hold; :func:`pickup_errors` explains a failure)."""
+    capacity, received, on_the_way = _capacity_columns(manifest.receiver_id, today, manifest.id)
+    loaded_g = int((loaded_kg * 1000).to_integral_value())
+    return [
+        exists().where(
+            CarrierPermit.organization_id == manifest.carrier_id,
+            CarrierPermit.revoked_at.is_(None),
+            CarrierPermit.valid_from <= today,
+            CarrierPermit.valid_to >= today,
+        ),
+        ~exists().where(
+            Driver.user_id == user.id,
+            Driver.organization_id == manifest.carrier_id,
+            Driver.qualification_valid_to < today,
+        ),
+        *(
+            permits.covers_clause(manifest.receiver_id, code, today)
+            for code in sorted({line.waste_code for line in manifest.lines})
+        ),
+        func.coalesce(capacity, 0) - received - on_the_way >= loaded_g,
+    ]
+
+
 def pickup_errors(
     session: Session, manifest: Manifest, user: User, today: date, loaded_kg: Decimal
 ) -> list[str]:
-    """At pickup, on ``today``: permit, driver qualification, licence per code, capacity —
-    all read in one statement."""
+    """At pickup, on ``today``: what of permit, driver qualification, licence per code and
+    capacity fails, with the numbers — read in one statement (only after
+    :func:`pickup_guard` stopped the pickup)."""
     codes = sorted({line.waste_code for line in manifest.lines})
     permit_ok = exists().where(
         CarrierPermit.organization_id == manifest.carrier_id,

@@ -13,7 +13,7 @@ entry; none commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -179,22 +179,28 @@ def _transition(
     verb: str,
     new_status: ManifestStatus,
     now: datetime,
+    guard: list[Any] | None = None,
+    refused: Callable[[], None] | None = None,
     **values: Any,
 ) -> None:
     """Move the status only if nobody else did first (the one-winner rule).
 
-    The winner's ``manifest`` then holds what was stored (the new version read back with
-    ``RETURNING``), so nothing needs reloading to answer.
+    ``guard``: more conditions of the same ``UPDATE`` (checks that cost no statement when
+    they hold); when the status is still movable but a guard failed, ``refused()`` raises
+    the explanation. The winner's ``manifest`` then holds what was stored (the new version
+    read back with ``RETURNING``), so nothing needs reloading to answer.
     """
     version = session.scalar(
         update(Manifest)
-        .where(Manifest.id == manifest.id, Manifest.status.in_(SOURCE_STATES[verb]))
+        .where(Manifest.id == manifest.id, Manifest.status.in_(SOURCE_STATES[verb]), *(guard or []))
         .values(status=new_status, version=Manifest.version + 1, updated_at=now, **values)
         .returning(Manifest.version)
         .execution_options(synchronize_session=False)
     )
     if version is None:
         current = session.scalar(select(Manifest.status).where(Manifest.id == manifest.id))
+        if refused is not None and current in SOURCE_STATES[verb]:
+            refused()
         session.expire(manifest)
         status = current.value if current else "unknown"
         raise Conflict(
@@ -407,27 +413,38 @@ def pickup(
     )
     if check.expected and not check.ok:
         errors["container_codes"] = loading_messages(check)
-    if not errors:  # on the actual day: permit, qualification, licence, capacity
-        refused = gates.pickup_errors(session, manifest, user, local_date(now), total)
-        if _limits_block():
-            # Warn mode told the producer at submission, and OVER_PLAN follows the pickup:
-            # the driver is not stopped, and the hand-off keeps its statement budget.
-            weighed: dict[str, Decimal] = {}
-            for line in manifest.lines:
-                kg = given[line.id]["loaded_kg"]
-                weighed[line.waste_code] = weighed.get(line.waste_code, Decimal(0)) + kg
-            refused += gates.limit_messages(session, manifest, local_date(now), weighed)
-        if refused:
-            errors["_schema"] = refused
+    if not errors and _limits_block():
+        # Warn mode told the producer at submission, and OVER_PLAN follows the pickup: the
+        # driver is not stopped then, and the hand-off keeps its statement budget.
+        weighed: dict[str, Decimal] = {}
+        for line in manifest.lines:
+            kg = given[line.id]["loaded_kg"]
+            weighed[line.waste_code] = weighed.get(line.waste_code, Decimal(0)) + kg
+        beyond = gates.limit_messages(session, manifest, local_date(now), weighed)
+        if beyond:
+            errors["_schema"] = beyond
     if errors:
         raise Invalid(_("The pickup cannot be recorded yet."), errors)
     assert vehicle is not None
+    today = local_date(now)
+
+    def refused() -> None:
+        # A check on the actual day failed in the UPDATE: say which, with the numbers.
+        messages = gates.pickup_errors(session, manifest, user, today, total)
+        raise Invalid(
+            _("The pickup cannot be recorded yet."),
+            {"_schema": messages or [_("The pickup cannot be recorded now; try again.")]},
+        )
+
     _transition(
         session,
         manifest,
         "pickup",
         S.IN_TRANSIT,
         now,
+        # On the actual day: permit, qualification, licence for every code, capacity left.
+        guard=gates.pickup_guard(manifest, user, today, total),
+        refused=refused,
         picked_up_at=now,
         pickup_vehicle_id=vehicle.id,
         pickup_driver_user_id=user.id,
