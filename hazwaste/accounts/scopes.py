@@ -21,6 +21,8 @@ SCOPES = {
     "audit:read": _l("Read the audit trail"),
     "notifications": _l("Notifications"),
     "webhooks": _l("Webhooks"),
-    "reference": _l("Load reference data: holiday schedules (platform administrators)"),
+    "reference": _l(
+        "Load reference data: holiday schedules, catalogue editions (platform administrators)"
+    ),
     "tokens": _l("List and revoke API tokens (new tokens never exceed this token's scopes)"),
 }

@@ -15,6 +15,8 @@ ENDPOINT_SCOPES = {
     "api.holiday_years": "manifests:read",
     "api.holiday_year": "manifests:read",
     "api.load_holiday_year": "reference",
+    "api.catalog_editions": "manifests:read",
+    "api.import_catalog_edition": "reference",
     "api.tokens": "tokens",
     "api.create_token": "tokens",
     "api.revoke_token": "tokens",

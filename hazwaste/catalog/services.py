@@ -169,6 +169,19 @@ def load_reference_data(session: Session, data_dir: Path = DATA_DIR) -> LoadRepo
     return report
 
 
+def editions(session: Session) -> list[tuple[CatalogEdition, int]]:
+    """Every edition with its number of codes, newest first."""
+    counts = dict(
+        session.execute(
+            select(WasteCode.edition_code, func.count(WasteCode.id)).group_by(
+                WasteCode.edition_code
+            )
+        ).all()
+    )
+    rows = session.scalars(select(CatalogEdition).order_by(CatalogEdition.effective_from.desc()))
+    return [(row, int(counts.get(row.code, 0))) for row in rows]
+
+
 def reference_data_loaded(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(WasteCode)))
 

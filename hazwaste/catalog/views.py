@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 from marshmallow import ValidationError, fields
 
-from hazwaste.accounts.permissions import login_required
-from hazwaste.catalog import services
+from hazwaste.accounts.permissions import login_required, platform_admin_required
+from hazwaste.catalog import editions, services
 from hazwaste.catalog.schemas import RegionOutSchema, WasteCodeOutSchema
+from hazwaste.db import utcnow
+from hazwaste.errors import Invalid
 from hazwaste.extensions import db
 from hazwaste.schemas import BaseSchema, field_errors, length
 
@@ -86,3 +90,75 @@ def regions_json() -> Any:
     q = request.args.get("q", "")[:50]
     rows = services.search_regions(db.session, q)
     return jsonify({"data": RegionOutSchema(many=True).dump(rows)})
+
+
+class EditionForm(BaseSchema):
+    code = fields.String(required=True, validate=length(1, 16))
+    name = fields.String(required=True, validate=length(1, 200))
+    decree = fields.String(load_default="", validate=length(max=200))
+    effective_from = fields.Date(required=True)
+    keep_exemptions = fields.Boolean(load_default=False)
+    action = fields.String(load_default="preview", validate=length(max=10))
+
+
+def _editions_page(values: dict[str, Any], errors: dict[str, Any], result: Any = None) -> str:
+    return render_template(
+        "catalog/editions.html",
+        editions=services.editions(db.session),
+        values=values,
+        errors=errors,
+        result=result,
+        max_kb=editions.MAX_FILE_BYTES // 1024,
+    )
+
+
+@bp.get("/editions")
+@platform_admin_required
+def editions_admin() -> str:
+    return _editions_page({"keep_exemptions": "1"}, {})
+
+
+@bp.post("/editions")
+@platform_admin_required
+def editions_import() -> Any:
+    """Preview the differences of an uploaded edition table, or import it (all or nothing)."""
+    values = {
+        k: request.form.get(k, "")[:200] for k in ("code", "name", "decree", "effective_from")
+    }
+    values["keep_exemptions"] = request.form.get("keep_exemptions", "")[:5]
+    values["action"] = request.form.get("action", "preview")[:10]
+    upload = request.files.get("file")
+    try:
+        data = EditionForm().load({k: v for k, v in values.items() if v != ""})
+        if upload is None or not upload.filename:
+            msg = _("Choose the edition's table (CSV).")
+            raise Invalid(msg, {"file": [msg]})
+        raw = upload.stream.read(editions.MAX_FILE_BYTES + 1)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            msg = _("The file is not UTF-8 text.")
+            raise Invalid(msg, {"file": [msg]}) from None
+        dry_run = data["action"] != "import"
+        result = editions.import_edition(
+            db.session, utcnow(), current_user, data, text, dry_run, data["keep_exemptions"]
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        return _editions_page(values, field_errors(exc)), 422
+    except Invalid as exc:
+        db.session.rollback()
+        return _editions_page(values, exc.fields), 422
+    if dry_run:
+        db.session.rollback()
+        return _editions_page(values, {}, result)
+    db.session.commit()
+    flash(
+        _(
+            "Edition %(code)s loaded: %(n)s codes, in force from %(d)s.",
+            code=data["code"],
+            n=result.total,
+            d=data["effective_from"].isoformat(),
+        )
+    )
+    return redirect(url_for("catalog.editions_admin"))

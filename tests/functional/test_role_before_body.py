@@ -60,6 +60,8 @@ REFUSED: dict[str, list[str]] = {
     # Holiday schedules: platform administrators only.
     "holidays.upload": ["producer", "regulator"],
     "api.load_holiday_year": ["producer", "regulator"],
+    "catalog.editions_import": ["producer", "regulator"],
+    "api.import_catalog_edition": ["producer", "regulator"],
     "accounts.admin_review": ["producer", "regulator"],
     "accounts.org_users": ["producer-staff", "driver", "regulator"],
     "accounts.organization": ["producer-staff", "driver", "regulator"],
