@@ -56,3 +56,27 @@ def test_admin_loads_next_years_schedule(
     assert "官方放假安排" in (row.text_content() or "")
     page.screenshot(path=str(shots / "holidays-loaded.png"), full_page=True)
     context.close()
+
+
+def test_admin_previews_a_catalogue_edition(
+    browser: Any, live_app: Any, live_server: str, tmp_path: Path
+) -> None:
+    from tests.functional.test_catalog_editions import ADDED, REMOVED, table
+
+    shots = Path(os.environ.get("HAZWASTE_SCREENSHOTS") or tmp_path)
+    edition = tmp_path / "2025.csv"
+    edition.write_text(table(), encoding="utf-8")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _login(page, live_server, "admin@demo.test", "/catalog/editions")
+    assert page.text_content("h1") == "名录版本"
+    page.fill("#f-code", "2025t")
+    page.fill("#f-name", "测试用名录（2025年版）")
+    page.fill("#f-effective_from", "2025-01-01")
+    page.set_input_files("#f-file", str(edition))
+    page.get_by_role("button", name="预览差异").click()
+    page.wait_for_load_state("networkidle")
+    diff = page.text_content("#diff") or ""
+    assert ADDED in diff and REMOVED in diff and "变更 2 处" in diff
+    page.screenshot(path=str(shots / "catalogue-edition-preview.png"), full_page=True)
+    context.close()
