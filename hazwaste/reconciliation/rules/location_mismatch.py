@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, aliased
 
 from hazwaste.accounts.models import Organization
 from hazwaste.manifests.models import EventKind, Manifest, ManifestEvent
-from hazwaste.reconciliation.models import Severity
-from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register
+from hazwaste.reconciliation.models import SEVERITY_ORDER, Severity
+from hazwaste.reconciliation.rules.base import Context, Finding, Rule, register, severity_for
 
 
 @register
@@ -66,7 +66,12 @@ class LocationMismatch(Rule):
             subject_type=self.subject_type,
             subject_id=row.id,
             period="",
-            severity=Severity.HIGH if km > 50 else Severity.MEDIUM,
+            # The farther and the heavier, the worse (≥ 3 t: the referral tier).
+            severity=max(
+                Severity.HIGH if km > 50 else Severity.MEDIUM,
+                severity_for(row.total_kg, ctx.settings),
+                key=SEVERITY_ORDER.__getitem__,
+            ),
             quantity_kg=row.total_kg,
             summary=f"{row.number}: {kind} {km} km from the registered site",
             evidence={

@@ -32,6 +32,21 @@ def test_location_two_km_threshold(session, now, journey, demo):
     assert far.manifest.id in manifests and near.manifest.id not in manifests
 
 
+def test_location_severity_follows_distance_and_tonnage(session, now, journey, demo):
+    from hazwaste.reconciliation.models import Severity
+
+    site = demo.orgs["producer"]
+    away = {"latitude": site.latitude + 0.05, "longitude": site.longitude}  # ≈ 5.6 km
+    usual = journey(now).pickup(now, **away)  # 2,220.5 kg: high (≥ 1 t)
+    heavy = journey(now).pickup(now, factor="1.5", **away)  # 3,330.75 kg: critical (≥ 3 t)
+    run(session, now + HOUR, "LOCATION_MISMATCH")
+    by_manifest = {f.manifest_id: f.severity for f in flags(session, "LOCATION_MISMATCH")}
+    assert by_manifest == {
+        usual.manifest.id: Severity.HIGH,
+        heavy.manifest.id: Severity.CRITICAL,
+    }
+
+
 def test_position_not_given_is_not_judged(session, now, journey):
     journey(now).pickup(now, latitude=None, longitude=None, position_note="denied")
     run(session, now + HOUR, "LOCATION_MISMATCH")
