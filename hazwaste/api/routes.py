@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, g, jsonify, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from hazwaste.accounts import recovery, throttle, verification
 from hazwaste.accounts import services as account_services
@@ -307,6 +307,7 @@ class WasteCodeQuerySchema(BaseSchema):
     category = fields.String(load_default=None, validate=length(max=4))
     on = fields.Date(load_default=None)
     limit = fields.Integer(load_default=50)
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
 
 
 @bp.get("/waste-codes")
@@ -314,7 +315,9 @@ class WasteCodeQuerySchema(BaseSchema):
 @document(
     "/api/v1/waste-codes",
     "get",
-    "Search the catalogue in force (code, HW category or Chinese text)",
+    "Search the catalogue in force, best match first: code or its start, HW category, "
+    "everyday name (废机油, 实验室废液) or words of the description; `meta.total` counts "
+    "every match, `offset` pages on",
     tags=["reference"],
     query=WasteCodeQuerySchema,
     response=WasteCodeOutSchema,
@@ -324,10 +327,12 @@ def waste_codes() -> Any:
     args = load_query(WasteCodeQuerySchema())
     on_date = args["on"] or date.today()
     limit = max(1, min(int(args["limit"]), 500))
-    rows = catalog_services.search_waste_codes(
-        db.session, args["q"], on_date, args["category"], limit
+    found = catalog_services.rank_waste_codes(
+        db.session, args["q"], on_date, args["category"], int(args["offset"]), limit
     )
-    return ok(WasteCodeOutSchema(many=True).dump(rows), count=len(rows))
+    return ok(
+        WasteCodeOutSchema(many=True).dump(found.rows), count=len(found.rows), total=found.total
+    )
 
 
 def can_view_organization(user: User, org: Organization) -> bool:

@@ -11,6 +11,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -208,40 +209,112 @@ def get_waste_code(session: Session, code: str, on_date: date) -> WasteCode | No
     ).first()
 
 
-def search_waste_codes(
-    session: Session, q: str, on_date: date, category: str | None = None, limit: int | None = 50
-) -> list[WasteCode]:
-    """Search the edition in force: by code (prefix, dashes optional), HW category, or text.
+@dataclass
+class SearchResult:
+    rows: list[WasteCode]
+    total: int
 
-    ``q`` may be ``900-041``, ``90004149``, ``HW08``, ``废矿物油`` or words of the
-    industry; an empty ``q`` lists the edition (optionally one category) in printed order.
+
+SYNONYMS_FILE = DATA_DIR / "waste_synonyms.csv"
+
+
+@lru_cache(maxsize=1)
+def synonyms() -> dict[str, dict[str, int]]:
+    """Everyday names (俗称) → waste code → rank (1 first), from ``waste_synonyms.csv``."""
+    table: dict[str, dict[str, int]] = {}
+    for row in _rows(SYNONYMS_FILE):
+        table.setdefault(row["term"], {})[row["waste_code"]] = int(row["rank"])
+    return table
+
+
+def _synonym_ranks(q: str) -> dict[str, int]:
+    """Codes an everyday name points to: the exact term first, then terms containing what
+    was typed ("机油" → 废机油) or contained in it ("废机油桶" → 废机油)."""
+    ranks: dict[str, int] = {}
+    for term, codes in synonyms().items():
+        if term == q:
+            extra = 0
+        elif q in term or term in q:
+            extra = 10
+        else:
+            continue
+        for code, rank in codes.items():
+            ranks[code] = min(ranks.get(code, 999), rank + extra)
+    return ranks
+
+
+def _score(
+    row: WasteCode, q: str, dashed: str | None, hw: str | None, ranks: dict[str, int]
+) -> int:
+    """How well ``row`` answers ``q``: an exact code 1000, a code prefix 900, the HW
+    category 800, an everyday name 700 − rank, the description 500 − where it matches,
+    every word somewhere 300, the category's or the industry's name 250 / 200; 0: no match."""
+    score = 0
+    if dashed and row.code.startswith(dashed):
+        score = 1000 if row.code == dashed else 900
+    if hw and row.category == hw:
+        score = max(score, 800)
+    if row.code in ranks:
+        score = max(score, 700 - ranks[row.code])
+    text = q.lower()
+    description = row.description.lower()
+    position = description.find(text)
+    if position >= 0:
+        score = max(score, 500 - min(position, 99))
+    else:
+        words = text.split()
+        haystack = " ".join((description, row.category_name, row.industry_source)).lower()
+        if len(words) > 1 and all(w in haystack for w in words):
+            score = max(score, 300)
+    if text in row.category_name.lower():
+        score = max(score, 250)
+    if text in row.industry_source.lower():
+        score = max(score, 200)
+    return score
+
+
+def rank_waste_codes(
+    session: Session,
+    q: str,
+    on_date: date,
+    category: str | None = None,
+    offset: int = 0,
+    limit: int | None = 20,
+) -> SearchResult:
+    """Search the edition in force, best answer first, with the number of matches.
+
+    ``q`` may be a code or its start (``900-249``, ``90024908``), an HW category (``HW08``),
+    an everyday name (``废机油``, ``实验室废液``: ``waste_synonyms.csv``) or words of the
+    description; an empty ``q`` lists the edition (optionally one category) in printed order.
     """
     edition = edition_on(session, on_date)
     if edition is None:
-        return []
+        return SearchResult([], 0)
     stmt = select(WasteCode).where(WasteCode.edition_code == edition.code)
-    q = (q or "").strip()
     if category:
         stmt = stmt.where(WasteCode.category == category.upper())
+    rows = list(session.scalars(stmt.order_by(WasteCode.id)))
+    q = " ".join((q or "").split())
     if q:
         compact = q.replace("-", "").replace(" ", "")
-        # autoescape: "%" and "_" typed by a user are text, not LIKE wildcards. icontains:
-        # Latin letters (PCBs, HW11) match in any case on SQLite and PostgreSQL alike.
-        conditions = [
-            WasteCode.description.icontains(q, autoescape=True),
-            WasteCode.category_name.icontains(q, autoescape=True),
-            WasteCode.industry_source.icontains(q, autoescape=True),
-        ]
-        if compact.isdigit():
-            dashed = "-".join(filter(None, [compact[:3], compact[3:6], compact[6:8]]))
-            conditions.append(WasteCode.code.startswith(dashed))
-        if q.upper().startswith("HW") and q[2:].isdigit():
-            conditions.append(WasteCode.category == f"HW{int(q[2:]):02d}")
-        stmt = stmt.where(or_(*conditions))
-    stmt = stmt.order_by(WasteCode.id)
-    if limit:
-        stmt = stmt.limit(limit)
-    return list(session.scalars(stmt))
+        dashed = (
+            "-".join(filter(None, [compact[:3], compact[3:6], compact[6:8]]))
+            if compact.isdigit()
+            else None
+        )
+        hw = f"HW{int(q[2:]):02d}" if q.upper().startswith("HW") and q[2:].isdigit() else None
+        ranks = _synonym_ranks(q)
+        scored = [(_score(row, q, dashed, hw, ranks), i, row) for i, row in enumerate(rows)]
+        rows = [row for score, _i, row in sorted(scored, key=lambda t: (-t[0], t[1])) if score]
+    end = None if limit is None else offset + limit
+    return SearchResult(rows[offset:end], len(rows))
+
+
+def search_waste_codes(
+    session: Session, q: str, on_date: date, category: str | None = None, limit: int | None = 50
+) -> list[WasteCode]:
+    """The first ``limit`` answers of :func:`rank_waste_codes` (``None``: all)."""
+    return rank_waste_codes(session, q, on_date, category, 0, limit).rows
 
 
 def categories(session: Session, on_date: date) -> list[WasteCategory]:

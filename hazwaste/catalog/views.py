@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from hazwaste.accounts.permissions import login_required, platform_admin_required
 from hazwaste.catalog import editions, services
@@ -16,22 +16,28 @@ from hazwaste.catalog.schemas import RegionOutSchema, WasteCodeOutSchema
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid
 from hazwaste.extensions import db
+from hazwaste.pagination import PAGE_MAX, Page
 from hazwaste.schemas import BaseSchema, field_errors, length
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
+
+
+#: Waste codes per page of the catalogue page.
+CATALOGUE_PAGE_SIZE = 50
 
 
 class SearchArgs(BaseSchema):
     q = fields.String(load_default="", validate=length(max=100))
     category = fields.String(load_default=None, validate=length(max=4))
     on = fields.Date(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(1, PAGE_MAX))
 
 
 def _args() -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         return SearchArgs().load(request.args), {}
     except ValidationError as exc:
-        return {"q": "", "category": None, "on": None}, field_errors(exc)
+        return {"q": "", "category": None, "on": None, "page": 1}, field_errors(exc)
 
 
 @bp.get("/waste-codes")
@@ -40,10 +46,20 @@ def waste_codes() -> Any:
     args, errors = _args()
     on_date = args["on"] or date.today()
     edition = services.edition_on(db.session, on_date)
-    rows = services.search_waste_codes(db.session, args["q"], on_date, args["category"], limit=None)
+    size = CATALOGUE_PAGE_SIZE
+    found = services.rank_waste_codes(
+        db.session, args["q"], on_date, args["category"], (args["page"] - 1) * size, size
+    )
+    filters = {
+        k: v
+        for k, v in {"q": args["q"], "category": args["category"], "on": args["on"]}.items()
+        if v not in (None, "")
+    }
+    page = Page(found.rows, args["page"], size, found.total, filters)
     return render_template(
         "catalog/waste_codes.html",
-        rows=rows,
+        rows=found.rows,
+        page=page,
         q=args["q"],
         category=args["category"] or "",
         categories=services.categories(db.session, on_date),
@@ -72,10 +88,12 @@ def waste_codes_json() -> Any:
     args, errors = _args()
     if errors:
         return jsonify({"error": {"code": "invalid", "message": "", "fields": errors}}), 422
-    rows = services.search_waste_codes(
-        db.session, args["q"], args["on"] or date.today(), args["category"], limit=20
+    found = services.rank_waste_codes(
+        db.session, args["q"], args["on"] or date.today(), args["category"], 0, 20
     )
-    return jsonify({"data": WasteCodeOutSchema(many=True).dump(rows)})
+    return jsonify(
+        {"data": WasteCodeOutSchema(many=True).dump(found.rows), "meta": {"total": found.total}}
+    )
 
 
 @bp.get("/methods")

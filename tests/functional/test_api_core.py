@@ -387,6 +387,7 @@ def test_openapi_document(app, client, session):
         "category",
         "on",
         "limit",
+        "offset",
     }
     body = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert body["properties"]["data"]["type"] == "array"
