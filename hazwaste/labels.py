@@ -96,6 +96,19 @@ RULE_LABELS = {
     "NEVER_PICKED_UP": _l("Submitted, never picked up"),
     "LICENCE_EXPIRING": _l("Licence ending without a renewal"),
 }
+LICENCE_MODE_LABELS = {
+    "collect": _l("Collection"),
+    "store": _l("Storage"),
+    "utilise": _l("Utilisation"),
+    "dispose": _l("Disposal"),
+}
+
+
+def licence_mode_label(mode: str) -> str:
+    """收集/贮存/利用/处置 of a licence mode code."""
+    return str(LICENCE_MODE_LABELS.get(mode, mode))
+
+
 SEVERITY_LABELS = {
     "low": _l("Low"),
     "medium": _l("Medium"),
@@ -164,6 +177,7 @@ def init_app(app: Flask) -> None:
             "method_kind_label": lambda v: _label(METHOD_KIND_LABELS, v),
             "region_level_label": lambda v: _label(REGION_LEVEL_LABELS, v),
             "method_name": method_name,
+            "licence_mode_label": licence_mode_label,
             "status_label": lambda v: _label(STATUS_LABELS, v),
             "event_label": lambda v: _label(EVENT_LABELS, v),
             "form_label": lambda v: _label(PHYSICAL_FORM_LABELS, v),

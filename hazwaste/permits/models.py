@@ -12,6 +12,11 @@ from hazwaste.accounts.models import Organization, User
 from hazwaste.catalog.models import TreatmentMethod
 from hazwaste.db import Base, utcnow
 
+#: 经营方式 of a licence, in the order of the licence form (《危险废物经营许可证管理办法》).
+MODES = ("collect", "store", "utilise", "dispose")
+#: A 综合经营许可证: every mode (the default of licences recorded before modes existed).
+ALL_MODES = ",".join(MODES)
+
 
 class Licence(Base):
     """危险废物经营许可证 of a receiver."""
@@ -28,6 +33,8 @@ class Licence(Base):
     valid_from: Mapped[date]
     valid_to: Mapped[date]
     annual_capacity_kg: Mapped[Decimal]
+    #: 经营方式, comma-separated: collect (收集), store (贮存), utilise (利用), dispose (处置).
+    modes: Mapped[str] = mapped_column(String(40), default=ALL_MODES, server_default=ALL_MODES)
     revoked_at: Mapped[datetime | None]
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -39,6 +46,10 @@ class Licence(Base):
     methods: Mapped[list[LicenceMethod]] = relationship(
         back_populates="licence", cascade="all, delete-orphan", order_by="LicenceMethod.method_code"
     )
+
+    @property
+    def mode_list(self) -> list[str]:
+        return [m for m in (self.modes or "").split(",") if m]
 
     @property
     def method_codes(self) -> list[str]:

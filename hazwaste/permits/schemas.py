@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError, fields, pre_load, validate, validates
 
 from hazwaste.db import KG_PER_TONNE, utcnow
-from hazwaste.permits.models import CarrierPermit, Licence
-from hazwaste.schemas import LIST_MAX_ITEMS, N_, BaseSchema, BoundedList, Id, Weight, length
+from hazwaste.permits.models import MODES, CarrierPermit, Licence
+from hazwaste.schemas import LIST_MAX_ITEMS, N_, BaseSchema, BoundedList, Id, Weight, length, one_of
 
 WASTE_CODE_RE = re.compile(r"^\d{3}-\d{3}-\d{2}$")
 CATEGORY_RE = re.compile(r"^HW\d{2}$")
@@ -63,9 +63,11 @@ class LicenceSchema(BaseSchema):
     scope_categories = BoundedList(fields.String(), load_default=list)
     scope_codes = BoundedList(fields.String(), load_default=list)
     methods = BoundedList(fields.String(validate=length(1, 8)), load_default=list)
+    #: 经营方式 (collect, store, utilise, dispose); default: all four (综合经营许可证).
+    modes = BoundedList(fields.String(validate=one_of(MODES)), load_default=lambda: list(MODES))
     note = fields.String(load_default="", validate=length(max=1000))
 
-    LIST_KEYS = ("scope_categories", "scope_codes", "methods")
+    LIST_KEYS = ("scope_categories", "scope_codes", "methods")  # upper-cased codes
 
     @pre_load
     def _lists(self, data: Any, **kwargs: Any) -> Any:
@@ -189,6 +191,7 @@ class LicenceOutSchema(_StateMixin, BaseSchema):
     scope_categories = fields.List(fields.String())
     scope_codes = fields.List(fields.String())
     methods = fields.List(fields.String(), attribute="method_codes")
+    modes = fields.List(fields.String(), attribute="mode_list")
     note = fields.String()
     revoked_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()

@@ -26,6 +26,7 @@ from hazwaste.catalog import services as catalog
 from hazwaste.catalog.models import TreatmentMethod, WasteCategory, WasteCode
 from hazwaste.errors import Forbidden, Invalid, NotFound
 from hazwaste.permits.models import (
+    MODES,
     CarrierPermit,
     Driver,
     Licence,
@@ -33,6 +34,11 @@ from hazwaste.permits.models import (
     LicenceScope,
     Vehicle,
 )
+
+#: Modes that treat waste (the others, collect and store, list no methods).
+TREATING_MODES = frozenset({"utilise", "dispose"})
+#: Which modes a method's kind (``treatment_methods.kind``) needs.
+MODES_FOR_KIND = {"利用": frozenset({"utilise"}), "处置": frozenset({"dispose"})}
 
 #: Chinese plates (GA 36): province abbreviation, issuing-authority letter (no I/O), then five
 #: characters (ordinary, may end in 挂 for trailers, 学/警/港/澳 for special use) or six
@@ -363,13 +369,29 @@ def licence_errors(session: Session, actor: User, data: dict[str, Any]) -> dict[
     if categories == [] and codes == []:
         errors["scope_codes"] = [_("Give at least one waste code or category.")]
     methods = data.get("methods")
+    modes = set(data.get("modes") or MODES)
+    if "modes" in data and not data["modes"]:
+        errors["modes"] = [_("Choose at least one mode of operation.")]
     if methods is not None:
-        known = set(session.scalars(select(TreatmentMethod.code)))
-        bad = [m for m in methods if m not in known]
+        kinds = {m.code: m.kind for m in session.scalars(select(TreatmentMethod))}
+        bad = [m for m in methods if m not in kinds]
         if bad:
             errors["methods"] = [_("Unknown methods: %(list)s", list=", ".join(bad))]
-        elif not methods:
+        elif not methods and modes & TREATING_MODES:
             errors["methods"] = [_("Choose at least one method.")]
+        else:
+            # A method is something the licence's modes allow: 利用 (R) needs utilise, 处置
+            # (D, Y) dispose, the others (C: co-processing, cleaning) either.
+            outside = [
+                m for m in methods if not MODES_FOR_KIND.get(kinds[m], TREATING_MODES) & modes
+            ]
+            if outside:
+                errors["methods"] = [
+                    _(
+                        "Not within the licence's modes of operation: %(list)s.",
+                        list=", ".join(outside),
+                    )
+                ]
     return errors
 
 
@@ -392,6 +414,7 @@ def create_licence(session: Session, now: datetime, actor: User, data: dict[str,
         valid_from=data["valid_from"],
         valid_to=data["valid_to"],
         annual_capacity_kg=data["annual_capacity_kg"],
+        modes=",".join(m for m in MODES if m in set(data.get("modes") or MODES)),
         note=data.get("note") or "",
         created_at=now,
         scopes=scopes,

@@ -26,9 +26,9 @@ from hazwaste.catalog import services as catalog
 from hazwaste.db import utcnow
 from hazwaste.errors import Forbidden, Invalid
 from hazwaste.extensions import db
-from hazwaste.labels import method_name
+from hazwaste.labels import licence_mode_label, method_name
 from hazwaste.permits import services
-from hazwaste.permits.models import Licence
+from hazwaste.permits.models import MODES, Licence
 from hazwaste.permits.schemas import (
     CarrierPermitSchema,
     CoverageQuerySchema,
@@ -122,6 +122,7 @@ def _licence_context() -> dict[str, Any]:
             for m in sorted(catalog.methods(db.session), key=_method_order)
         ],
         "warning_days": current_app.config["LICENCE_EXPIRY_WARNING_DAYS"],
+        "mode_options": [(m, licence_mode_label(m)) for m in MODES],
     }
 
 
@@ -138,7 +139,7 @@ def licences() -> Any:
             _licence_context,
             "permits.licences",
             _("Licence recorded."),
-            frozenset({"scope_categories", "methods"}),
+            frozenset({"scope_categories", "methods", "modes"}),
         )
     return render_template("permits/licences.html", values={}, errors={}, **_licence_context())
 

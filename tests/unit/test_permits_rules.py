@@ -391,6 +391,7 @@ def test_licence_schema_reads_a_form_in_tonnes(english):
         "scope_categories": ["HW08", "HW49"],
         "scope_codes": ["900-041-49", "261-084-45"],
         "methods": ["R9", "D10"],
+        "modes": ["collect", "store", "utilise", "dispose"],  # none ticked: all (综合)
         "note": "",
     }
 
