@@ -193,6 +193,10 @@ def _page(
         general_errors=general,
         values=values if values is not None else MultiDict(),
         preview=preview,
+        # Preview lines beyond the WEIGHT_GAP tolerance: line number → the tolerance (%).
+        beyond={gap["line_no"]: gap["tolerance_pct"] for gap in lifecycle.beyond_tolerance(preview)}
+        if preview
+        else {},
         message=message,
         # A fresh key per rendered form: the same form sent twice is recognised (see act()).
         key=uuid.uuid4().hex,

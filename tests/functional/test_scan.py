@@ -351,6 +351,8 @@ def test_receipt_confirmation_step_shows_the_discrepancy_first(app, client, sess
     assert preview.status_code == 200 and "Confirm receipt" in text
     assert "-18 kg (-1.00 %)" in text and "-18 kg (-4.29 %)" in text  # received − loaded
     assert 'name="confirm" value="1"' in text and 'value="r1"' in text
+    # Line 2 (liquid, 2 % tolerance) is 4.29 % short: the alert is announced for it only.
+    assert text.count("This difference is beyond the 2 % tolerance") == 1
     session.expire_all()
     assert m.status is ManifestStatus.DELIVERED  # nothing saved before confirming
     assert all(ln.received_kg is None for ln in m.lines)
@@ -366,6 +368,22 @@ def test_receipt_confirmation_step_shows_the_discrepancy_first(app, client, sess
     assert m.lines[0].received_kg == m.lines[0].loaded_kg - 18
     assert m.lines[0].discrepancy_kg == Decimal(-18)
     assert events(session, m, "received") == 1
+
+
+def test_the_confirmation_says_in_red_when_a_gap_will_raise_an_alert(
+    app, client, session, now, demo
+):
+    m = delivered(session, now, demo)
+    session.commit()
+    login(client, "receiver@demo.test")
+    path = scan_path(app, m)
+    preview = client.post(f"{path}/receive", data=receipt_form(m, less_kg=Decimal(150)))
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert text.count('role="alert">该差异超出') == 2  # both lines: 8.3 % and 35.7 % short
+    assert "并向监管部门发出重量差异预警" in text and '<dd class="code bad">' in text
+    session.expire_all()
+    assert m.status is ManifestStatus.DELIVERED
 
 
 def test_rejection_needs_a_reason_next_to_its_line(app, client, session, now, demo):
