@@ -113,10 +113,19 @@ def test_driver_and_receiver_complete_the_manifest(
     page = desk.new_page()
     _login(page, live_server, "receiver@demo.test", path)
     page.goto(f"{live_server}{path}")
+    page.fill("#r-qty-0", "1300")  # 13 % short: the confirmation says an alert will follow
+    with page.expect_navigation():
+        page.click("text=Show the discrepancies")
+    alert = page.locator("[data-receipt] p.flash.bad").first
+    assert "beyond the" in (alert.text_content() or "") and alert.is_visible()
+    page.screenshot(path=str(tmp_path / "receipt-beyond-tolerance.png"), full_page=True)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Change").click()
     page.fill("#r-qty-0", "1490")
     with page.expect_navigation():
         page.click("text=Show the discrepancies")
     assert "-6.5" in page.content()  # received − loaded, computed before confirming
+    assert page.locator("[data-receipt] p.flash.bad").count() == 0  # within the tolerance
     with page.expect_navigation():
         page.click("text=Confirm receipt")
     assert "Receipt recorded." in page.content()

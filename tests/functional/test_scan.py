@@ -380,7 +380,9 @@ def test_the_confirmation_says_in_red_when_a_gap_will_raise_an_alert(
     preview = client.post(f"{path}/receive", data=receipt_form(m, less_kg=Decimal(150)))
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200
-    assert text.count('role="alert">该差异超出') == 2  # both lines: 8.3 % and 35.7 % short
+    assert (
+        text.count('class="flash bad" role="alert">该差异超出') == 2
+    )  # both lines: 8.3 % and 35.7 % short
     assert "并向监管部门发出重量差异预警" in text and '<dd class="code bad">' in text
     session.expire_all()
     assert m.status is ManifestStatus.DELIVERED
