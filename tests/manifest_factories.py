@@ -94,7 +94,8 @@ def receipt_data(
         )
     return {
         "lines": lines,
-        "note": "",
+        # A weight off by more than the tolerance must be explained; the same weights need not.
+        "note": "" if factor == 1 else "过磅差异，已拍照留存",
         "latitude": None,
         "longitude": None,
         "accuracy_m": None,

@@ -575,7 +575,10 @@ def seed_history(session: Session, now: datetime, world: DemoWorld) -> list[Any]
             manifest,
             receiver if manifest.receiver_id == world.orgs["receiver"].id else receiver2,
             {
-                "note": "",
+                # A weighbridge difference beyond the tolerance is explained (required).
+                "note": ""
+                if Decimal(received_factor) == 1
+                else "过磅差异较大，已拍照留存，待与产生单位核对",
                 "latitude": None,
                 "longitude": None,
                 "accuracy_m": None,

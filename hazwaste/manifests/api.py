@@ -325,8 +325,9 @@ ACTIONS = (
         "receipt",
         "receive",
         "Receiver: weighbridge quantity and decision per line → received (rejected when every "
-        "line is rejected). With `confirm: false` a preview: the manifest unchanged but for "
-        "each line's computed received, discrepancy (kg and %), accepted and rejected "
+        "line is rejected); a line beyond the weight tolerance needs a `note` explaining it "
+        "(422 on `note` otherwise). With `confirm: false` a preview: the manifest unchanged "
+        "but for each line's computed received, discrepancy (kg and %), accepted and rejected "
         "quantities, `meta.preview: true`; nothing is recorded and the Idempotency-Key stays "
         "unused",
         ReceiptSchema,

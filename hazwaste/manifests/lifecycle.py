@@ -661,6 +661,16 @@ def receive(
     """Weighbridge quantities and a decision per line. All lines rejected → ``rejected``."""
     _check("receive", manifest, user, access.acts_for_receiver)
     rows, errors = validate_receipt(manifest, data)
+    gaps = beyond_tolerance(rows) if not errors else []
+    if gaps and not (data.get("note") or "").strip():
+        # The parties and the regulator are alerted: the receiver says why, with the receipt.
+        errors["note"] = [
+            _(
+                "Line %(lines)s differs from the loaded weight beyond the tolerance: explain "
+                "the difference in the note.",
+                lines="、".join(str(g["line_no"]) for g in gaps),
+            )
+        ]
     if errors:
         raise Invalid(_("The receipt cannot be recorded yet."), errors)
     all_rejected = all(row["decision"] is LineDecision.REJECT for row in rows)

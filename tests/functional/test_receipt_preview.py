@@ -131,3 +131,31 @@ def test_preview_is_refused_to_another_party(client, session, delivered):
         f"/api/v1/manifests/{m.id}/receipt", json=receipt(m, confirm=False), headers=headers
     )
     assert response.status_code == 403
+
+
+def test_a_difference_beyond_the_tolerance_needs_a_note(client, session, delivered):
+    """Previewed, it is shown; confirmed without a note, 422 on ``note`` and nothing is
+    recorded; with a note, recorded."""
+    m = delivered
+    token = api_token(client, "receiver@demo.test")
+    before = counts(session)
+    body = receipt(m, less_kg=Decimal(100))  # 100 kg short on each line: beyond 2 % / 5 %
+    preview = client.post(
+        f"/api/v1/manifests/{m.id}/receipt", json={**body, "confirm": False}, headers=token
+    )
+    assert preview.status_code == 200
+    refused = client.post(
+        f"/api/v1/manifests/{m.id}/receipt",
+        json=body,
+        headers={**token, "Idempotency-Key": "rcpt-note-1"},
+    )
+    assert refused.status_code == 422
+    assert "请在备注中说明差异原因" in refused.get_json()["error"]["fields"]["note"][0]
+    assert counts(session) == before
+    done = client.post(
+        f"/api/v1/manifests/{m.id}/receipt",
+        json={**body, "note": "雨天桶内进水，倒出后过磅"},
+        headers={**token, "Idempotency-Key": "rcpt-note-2"},
+    )
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["data"]["status"] == "received"

@@ -345,7 +345,7 @@ def test_receipt_confirmation_step_shows_the_discrepancy_first(app, client, sess
     session.commit()
     login(client, "receiver@demo.test")
     path = scan_path(app, m)
-    data = receipt_form(m, less_kg=Decimal(18))
+    data = receipt_form(m, less_kg=Decimal(18), note="桶内残液沉淀")
     preview = client.post(f"{path}/receive", data=data, headers=EN)
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "Confirm receipt" in text
@@ -384,8 +384,21 @@ def test_the_confirmation_says_in_red_when_a_gap_will_raise_an_alert(
         text.count('class="flash bad" role="alert">该差异超出') == 2
     )  # both lines: 8.3 % and 35.7 % short
     assert "并向监管部门发出重量差异预警" in text and '<dd class="code bad">' in text
+    # Confirmed without a note: refused, the note field says why, nothing is recorded.
+    refused = client.post(
+        f"{path}/receive", data={**receipt_form(m, less_kg=Decimal(150)), "confirm": "1"}
+    )
+    assert refused.status_code == 422
+    assert "超出允许范围，请在备注中说明差异原因" in refused.get_data(as_text=True)
     session.expire_all()
     assert m.status is ManifestStatus.DELIVERED
+    explained = {
+        **receipt_form(m, key="r2", less_kg=Decimal(150), note="雨天桶内进水后倒出"),
+        "confirm": "1",
+    }
+    assert client.post(f"{path}/receive", data=explained).status_code == 302
+    session.expire_all()
+    assert m.status is ManifestStatus.RECEIVED
 
 
 def test_rejection_needs_a_reason_next_to_its_line(app, client, session, now, demo):
