@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -311,6 +311,9 @@ def _weights(manifest: Manifest, column: str) -> dict[str, Decimal]:
 
 
 def _limits_block() -> bool:
+    """``PLAN_CHECK=block``; outside an application (a script's session) the default, warn."""
+    if not has_app_context():
+        return False
     return str(current_app.config.get("PLAN_CHECK", "warn")).lower() == "block"
 
 
