@@ -39,7 +39,7 @@ from hazwaste.catalog.schemas import WasteCodeOutSchema
 from hazwaste.db import utcnow
 from hazwaste.errors import NotFound, api_error
 from hazwaste.extensions import db
-from hazwaste.schemas import BaseSchema, length
+from hazwaste.schemas import N_, BaseSchema, length
 
 
 @bp.post("/auth/token")
@@ -307,7 +307,10 @@ class WasteCodeQuerySchema(BaseSchema):
     category = fields.String(load_default=None, validate=length(max=4))
     on = fields.Date(load_default=None)
     limit = fields.Integer(load_default=50)
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 10_000, error=N_("An offset between 0 and 10000.")),
+    )
 
 
 @bp.get("/waste-codes")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields
 
 from hazwaste.accounts.permissions import login_required, platform_admin_required
 from hazwaste.catalog import editions, services
@@ -16,8 +16,8 @@ from hazwaste.catalog.schemas import RegionOutSchema, WasteCodeOutSchema
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid
 from hazwaste.extensions import db
-from hazwaste.pagination import PAGE_MAX, Page
-from hazwaste.schemas import BaseSchema, field_errors, length
+from hazwaste.pagination import Page
+from hazwaste.schemas import BaseSchema, PageNumber, field_errors, length
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
@@ -30,7 +30,7 @@ class SearchArgs(BaseSchema):
     q = fields.String(load_default="", validate=length(max=100))
     category = fields.String(load_default=None, validate=length(max=4))
     on = fields.Date(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(1, PAGE_MAX))
+    page = PageNumber()
 
 
 def _args() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -23,14 +23,15 @@ from hazwaste.extensions import db
 from hazwaste.holidays import services
 from hazwaste.holidays.schemas import DayOutSchema, YearInSchema, YearOutSchema
 from hazwaste.holidays.services import YEARS, ParsedDay
-from hazwaste.schemas import BaseSchema
+from hazwaste.schemas import N_, BaseSchema
 
 TAGS = ["holidays"]
+YEAR_RANGE = validate.Range(*YEARS, error=N_("A year between 2000 and 2100."))
 
 
 class YearsQuerySchema(BaseSchema):
-    since = fields.Integer(load_default=None, strict=False, validate=validate.Range(*YEARS))
-    until = fields.Integer(load_default=None, strict=False, validate=validate.Range(*YEARS))
+    since = fields.Integer(load_default=None, strict=False, validate=YEAR_RANGE)
+    until = fields.Integer(load_default=None, strict=False, validate=YEAR_RANGE)
 
 
 def _checked_year(year: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hazwaste.holidays.services import KINDS, MAX_ROWS
-from hazwaste.schemas import BaseSchema, length
+from hazwaste.schemas import N_, BaseSchema, length, one_of
 
 
 class RecomputeJobSchema(Schema):
@@ -14,7 +14,7 @@ class RecomputeJobSchema(Schema):
 
 class DayInSchema(BaseSchema):
     date = fields.Date(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(sorted(KINDS)))
+    kind = fields.String(required=True, validate=one_of(sorted(KINDS)))
     name = fields.String(load_default="", validate=length(max=40))
 
 
@@ -23,7 +23,9 @@ class YearInSchema(BaseSchema):
 
     source = fields.String(load_default="", validate=length(max=200))
     days = fields.List(
-        fields.Nested(DayInSchema), required=True, validate=validate.Length(min=1, max=MAX_ROWS)
+        fields.Nested(DayInSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ROWS, error=N_("Give between 1 and 5000 days.")),
     )
 
 

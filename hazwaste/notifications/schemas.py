@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from hazwaste.events.types import EVENT_TYPES
-from hazwaste.schemas import BaseSchema
+from hazwaste.schemas import N_, BaseSchema, length
 
 
 class NotificationOutSchema(Schema):
@@ -36,13 +36,15 @@ class PreferencesSchema(BaseSchema):
     language of e-mail."""
 
     types = fields.Dict(
-        keys=fields.String(validate=validate.Length(max=64)),
+        keys=fields.String(validate=length(max=64)),
         values=fields.Nested(ChannelsSchema),
         load_default=dict,
-        validate=validate.Length(max=len(EVENT_TYPES)),
+        validate=validate.Length(
+            max=len(EVENT_TYPES), error=N_("More event types than there are.")
+        ),
     )
     digest = fields.Boolean(load_default=None, allow_none=True)
-    locale = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10))
+    locale = fields.String(load_default=None, allow_none=True, validate=length(max=10))
 
 
 class ChoiceOutSchema(Schema):
@@ -58,7 +60,9 @@ class ChoiceOutSchema(Schema):
 class InboxQuerySchema(BaseSchema):
     unread = fields.Boolean(load_default=False)
     before = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(1, 2**31 - 1)
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(1, 2**31 - 1, error=N_("Not a valid id.")),
     )
 
 

@@ -228,3 +228,13 @@ def test_the_cli_loads_a_file(app, session, demo):
     assert "2027: loaded" in result.output
     status = runner.invoke(args=["holidays", "status"])
     assert "2027: official" in status.output
+
+
+def test_query_errors_are_in_the_users_language(client, session, demo):
+    token = api_token(client, "producer@demo.test")
+    zh = client.get("/api/v1/holidays?since=1999", headers=token).get_json()
+    assert zh["error"]["fields"]["since"] == ["年份须在 2000 至 2100 之间。"]
+    page = client.get(
+        "/api/v1/waste-codes?offset=-1", headers={**token, "Accept-Language": "en"}
+    ).get_json()
+    assert page["error"]["fields"]["offset"] == ["An offset between 0 and 10000."]
