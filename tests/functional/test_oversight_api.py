@@ -103,3 +103,17 @@ def test_openapi_documents_the_endpoints(client):
         "/api/v1/inspections/draws/{draw_id}",
     ):
         assert path in spec["paths"]
+
+
+def test_the_public_draw_page_says_the_method_in_words(client, world):
+    headers = api_token(client, CITY)
+    made = client.post("/api/v1/inspections/draws", json={"n": 1, "seed": "s2"}, headers=headers)
+    draw_id = made.get_json()["data"]["id"]
+    page = client.application.test_client().get(
+        f"/oversight/public/inspections/{draw_id}", headers={"Accept-Language": "zh-CN"}
+    )
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "加权随机不放回抽样，可用随机种子复现" in text
+    # The identifiers that let anyone re-run it stay, folded under the technical details.
+    assert text.index("技术细节（供复核）") < text.index("weighted-without-replacement/v1")
