@@ -77,3 +77,15 @@ def read_rows(text: str, max_rows: int) -> tuple[list[str], list[tuple[int, list
             _("The file is not a valid CSV file (line %(line)s).", line=where)
         ) from exc
     return header, rows
+
+
+def read_records(text: str, max_rows: int) -> tuple[set[str], list[tuple[int, dict[str, str]]]]:
+    """:func:`read_rows` as the set of column names and ``(line number, {column: value})``
+    per row, names and values stripped (a leading BOM too); extra unnamed values dropped."""
+    header, rows = read_rows(text.lstrip("\ufeff"), max_rows)
+    names = [name.strip() for name in header]
+    records = [
+        (line, {name: value.strip() for name, value in zip(names, values, strict=False) if name})
+        for line, values in rows
+    ]
+    return {n for n in names if n}, records

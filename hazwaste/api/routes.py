@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import current_app, g, jsonify, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from hazwaste.accounts import recovery, throttle, verification
 from hazwaste.accounts import services as account_services
@@ -28,18 +27,15 @@ from hazwaste.api.core import (
     bp,
     current_api_user,
     load_json,
-    load_query,
     ok,
     service_call,
     token_required,
 )
 from hazwaste.api.spec import build_spec, document
-from hazwaste.catalog import services as catalog_services
-from hazwaste.catalog.schemas import WasteCodeOutSchema
 from hazwaste.db import utcnow
 from hazwaste.errors import NotFound, api_error
 from hazwaste.extensions import db
-from hazwaste.schemas import N_, BaseSchema, length
+from hazwaste.schemas import BaseSchema
 
 
 @bp.post("/auth/token")
@@ -300,42 +296,6 @@ class MeSchema(BaseSchema):
 @document("/api/v1/me", "get", "The authenticated user", tags=["auth"], response=MeSchema)
 def me() -> Any:
     return ok(MeSchema().dump(current_api_user()))
-
-
-class WasteCodeQuerySchema(BaseSchema):
-    q = fields.String(load_default="", validate=length(max=100))
-    category = fields.String(load_default=None, validate=length(max=4))
-    on = fields.Date(load_default=None)
-    limit = fields.Integer(load_default=50)
-    offset = fields.Integer(
-        load_default=0,
-        validate=validate.Range(0, 10_000, error=N_("An offset between 0 and 10000.")),
-    )
-
-
-@bp.get("/waste-codes")
-@token_required
-@document(
-    "/api/v1/waste-codes",
-    "get",
-    "Search the catalogue in force, best match first: code or its start, HW category, "
-    "everyday name (废机油, 实验室废液) or words of the description; `meta.total` counts "
-    "every match, `offset` pages on",
-    tags=["reference"],
-    query=WasteCodeQuerySchema,
-    response=WasteCodeOutSchema,
-    many=True,
-)
-def waste_codes() -> Any:
-    args = load_query(WasteCodeQuerySchema())
-    on_date = args["on"] or date.today()
-    limit = max(1, min(int(args["limit"]), 500))
-    found = catalog_services.rank_waste_codes(
-        db.session, args["q"], on_date, args["category"], int(args["offset"]), limit
-    )
-    return ok(
-        WasteCodeOutSchema(many=True).dump(found.rows), count=len(found.rows), total=found.total
-    )
 
 
 def can_view_organization(user: User, org: Organization) -> bool:

@@ -1,55 +1,34 @@
-"""Catalogue editions through the API: the list (any token) and an import with its
-differences (platform administrators; ``dry_run`` to see them only)."""
+"""Catalogue API: the waste-code search, the editions (any token) and the import of an
+edition with its differences (platform administrators; ``dry_run`` to see them only)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from marshmallow import Schema, fields
-
-from hazwaste.api.core import bp, current_api_user, load_json, ok, service_call, token_required
+from hazwaste.api.core import (
+    bp,
+    current_api_user,
+    load_json,
+    load_query,
+    ok,
+    service_call,
+    token_required,
+)
 from hazwaste.api.spec import document
 from hazwaste.catalog import editions, services
+from hazwaste.catalog.schemas import (
+    DiffOutSchema,
+    EditionImportSchema,
+    EditionOutSchema,
+    WasteCodeOutSchema,
+    WasteCodeQuerySchema,
+)
 from hazwaste.db import utcnow
 from hazwaste.errors import Forbidden
 from hazwaste.extensions import db
-from hazwaste.schemas import BaseSchema, length
 
 TAGS = ["reference"]
-
-
-class EditionOutSchema(Schema):
-    code = fields.String()
-    name = fields.String()
-    decree = fields.String()
-    effective_from = fields.Date()
-    waste_codes = fields.Integer()
-
-
-class EditionImportSchema(BaseSchema):
-    code = fields.String(required=True, validate=length(1, 16))
-    name = fields.String(required=True, validate=length(1, 200))
-    decree = fields.String(load_default="", validate=length(max=200))
-    effective_from = fields.Date(required=True)
-    csv = fields.String(required=True, validate=length(1, editions.MAX_FILE_BYTES))
-    dry_run = fields.Boolean(load_default=True)
-    keep_exemptions = fields.Boolean(load_default=True)
-
-
-class ChangeOutSchema(Schema):
-    code = fields.String()
-    field = fields.String()
-    before = fields.String()
-    after = fields.String()
-
-
-class DiffOutSchema(Schema):
-    base = fields.String(allow_none=True)
-    total = fields.Integer()
-    added = fields.List(fields.String())
-    removed = fields.List(fields.String())
-    changed = fields.List(fields.Nested(ChangeOutSchema))
-    loaded = fields.Boolean()
 
 
 @bp.get("/catalog/editions")
@@ -112,3 +91,28 @@ def import_catalog_edition() -> Any:
     else:
         db.session.commit()
     return ok(DiffOutSchema().dump({**result.as_dict(), "loaded": not data["dry_run"]}))
+
+
+@bp.get("/waste-codes")
+@token_required
+@document(
+    "/api/v1/waste-codes",
+    "get",
+    "Search the catalogue in force, best match first: code or its start, HW category, "
+    "everyday name (废机油, 实验室废液) or words of the description; `meta.total` counts "
+    "every match, `offset` pages on",
+    tags=["reference"],
+    query=WasteCodeQuerySchema,
+    response=WasteCodeOutSchema,
+    many=True,
+)
+def waste_codes() -> Any:
+    args = load_query(WasteCodeQuerySchema())
+    on_date = args["on"] or date.today()
+    limit = max(1, min(int(args["limit"]), 500))
+    found = services.rank_waste_codes(
+        db.session, args["q"], on_date, args["category"], int(args["offset"]), limit
+    )
+    return ok(
+        WasteCodeOutSchema(many=True).dump(found.rows), count=len(found.rows), total=found.total
+    )

@@ -11,8 +11,6 @@ All or nothing: every bad row is named, and nothing is loaded. An edition's exem
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hazwaste import csvimport
 from hazwaste.accounts.models import User
 from hazwaste.audit import services as audit
 from hazwaste.catalog.models import CatalogEdition, Exemption, WasteCategory, WasteCode
@@ -77,8 +76,7 @@ def parse(text: str) -> list[dict[str, str]]:
     if len(text.encode()) > MAX_FILE_BYTES:
         msg = _("The file is larger than %(kb)s KB.", kb=MAX_FILE_BYTES // 1024)
         raise Invalid(msg, {"file": [msg]})
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = {(f or "").strip() for f in reader.fieldnames or []}
+    header, records = csvimport.read_records(text, MAX_ROWS)
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         msg = _("Columns missing from the first line: %(cols)s.", cols=", ".join(missing))
@@ -86,11 +84,7 @@ def parse(text: str) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     errors: list[str] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(reader, start=2):
-        if len(rows) + len(errors) >= MAX_ROWS:
-            errors.append(_("More than %(n)s rows.", n=MAX_ROWS))
-            break
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
+    for number, row in records:
         where = _("Line %(n)s of the file", n=number)
         code = row.get("waste_code", "")
         if not re.match(WASTE_CODE_PATTERN, code):

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError, fields
 
+from hazwaste import csvimport
 from hazwaste.accounts.permissions import login_required, platform_admin_required
 from hazwaste.catalog import editions, services
 from hazwaste.catalog.schemas import RegionOutSchema, WasteCodeOutSchema
@@ -152,11 +153,7 @@ def editions_import() -> Any:
             msg = _("Choose the edition's table (CSV).")
             raise Invalid(msg, {"file": [msg]})
         raw = upload.stream.read(editions.MAX_FILE_BYTES + 1)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            msg = _("The file is not UTF-8 text.")
-            raise Invalid(msg, {"file": [msg]}) from None
+        text = csvimport.decode(raw)  # UTF-8 or GB18030, as Excel saves it
         dry_run = data["action"] != "import"
         result = editions.import_edition(
             db.session, utcnow(), current_user, data, text, dry_run, data["keep_exemptions"]

@@ -14,8 +14,6 @@ out); loading a year refreshes the loading process at once and the others within
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,10 +23,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hazwaste import workdays
+from hazwaste import csvimport, workdays
 from hazwaste.accounts.models import User
 from hazwaste.audit import services as audit
 from hazwaste.errors import Forbidden, Invalid
@@ -96,19 +94,13 @@ def parse(text: str) -> dict[int, list[ParsedDay]]:
     if len(text.encode()) > MAX_FILE_BYTES:
         msg = _("The file is larger than %(kb)s KB.", kb=MAX_FILE_BYTES // 1024)
         raise Invalid(msg, {"file": [msg]})
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if reader.fieldnames is None or not {"date", "kind"} <= {
-        (f or "").strip() for f in reader.fieldnames
-    }:
+    columns, records = csvimport.read_records(text, MAX_ROWS)
+    if not {"date", "kind"} <= columns:
         msg = _("The first line must name the columns: date,kind,name.")
         raise Invalid(msg, {"file": [msg]})
     by_year: dict[int, list[ParsedDay]] = {}
     seen: dict[date, int] = {}
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > MAX_ROWS:
-            errors.append(_("More than %(n)s rows.", n=MAX_ROWS))
-            break
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
+    for number, row in records:
         line = _("Line %(n)s of the file", n=number)
         try:
             day = date.fromisoformat(row.get("date", ""))
@@ -265,9 +257,18 @@ def forget() -> None:
 
 def status(session: Session, years: range) -> list[YearStatus]:
     """Where each year's working days come from, with the official year's counts."""
+    wanted = list(years)
     rows = {
-        r.year: r
-        for r in session.scalars(select(HolidayYear).where(HolidayYear.year.in_(list(years))))
+        r.year: r for r in session.scalars(select(HolidayYear).where(HolidayYear.year.in_(wanted)))
+    }
+    # Days off and make-up days per year in one grouped query (not one load per year).
+    counts = {
+        (year, kind): n
+        for year, kind, n in session.execute(
+            select(HolidayDay.year, HolidayDay.kind, func.count())
+            .where(HolidayDay.year.in_(wanted))
+            .group_by(HolidayDay.year, HolidayDay.kind)
+        )
     }
     out = []
     for year in years:
@@ -279,8 +280,8 @@ def status(session: Session, years: range) -> list[YearStatus]:
                     "official",
                     row.source,
                     row.loaded_at,
-                    sum(1 for d in row.days if d.kind is DayKind.HOLIDAY),
-                    sum(1 for d in row.days if d.kind is DayKind.WORKDAY),
+                    counts.get((year, DayKind.HOLIDAY), 0),
+                    counts.get((year, DayKind.WORKDAY), 0),
                 )
             )
         elif workdays.library_covers(year):

@@ -11,6 +11,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from hazwaste import csvimport
 from hazwaste.accounts.permissions import platform_admin_required
 from hazwaste.db import utcnow
 from hazwaste.errors import Invalid
@@ -51,11 +52,7 @@ def upload() -> Response | tuple[str, int]:
             msg = _("Choose a schedule file (CSV).")
             raise Invalid(msg, {"file": [msg]})
         raw = upload.stream.read(services.MAX_FILE_BYTES + 1)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            msg = _("The file is not UTF-8 text.")
-            raise Invalid(msg, {"file": [msg]}) from None
+        text = csvimport.decode(raw)  # UTF-8 or GB18030, as Excel saves it
         written = services.load_text(db.session, utcnow(), text, data["source"], current_user)
     except ValidationError as exc:
         db.session.rollback()

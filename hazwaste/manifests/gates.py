@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from hazwaste.accounts.models import User
@@ -157,28 +157,40 @@ def submission_errors(session: Session, manifest: Manifest, on_date: date) -> di
     return {"receiver_id": [message]} if message else {}
 
 
+def _permit_valid(manifest: Manifest, today: date) -> Any:
+    return exists().where(
+        CarrierPermit.organization_id == manifest.carrier_id,
+        CarrierPermit.revoked_at.is_(None),
+        CarrierPermit.valid_from <= today,
+        CarrierPermit.valid_to >= today,
+    )
+
+
+def _qualified_to(manifest: Manifest, user: User) -> Any:
+    """The end of the acting driver's qualification (NULL: not a registered driver)."""
+    return (
+        select(Driver.qualification_valid_to)
+        .where(Driver.user_id == user.id, Driver.organization_id == manifest.carrier_id)
+        .scalar_subquery()
+    )
+
+
+def _codes(manifest: Manifest) -> list[str]:
+    return sorted({line.waste_code for line in manifest.lines})
+
+
 def pickup_guard(manifest: Manifest, user: User, today: date, loaded_kg: Decimal) -> list[Any]:
     """The pickup's checks on ``today`` as conditions of its status ``UPDATE`` (no statement
-    of their own while they hold; :func:`pickup_errors` explains a failure)."""
+    of their own while they hold; :func:`pickup_errors` explains a failure with the same
+    expressions)."""
     capacity, received, on_the_way = _capacity_columns(manifest.receiver_id, today, manifest.id)
-    loaded_g = int((loaded_kg * 1000).to_integral_value())
+    qualified_to = _qualified_to(manifest, user)
     return [
-        exists().where(
-            CarrierPermit.organization_id == manifest.carrier_id,
-            CarrierPermit.revoked_at.is_(None),
-            CarrierPermit.valid_from <= today,
-            CarrierPermit.valid_to >= today,
-        ),
-        ~exists().where(
-            Driver.user_id == user.id,
-            Driver.organization_id == manifest.carrier_id,
-            Driver.qualification_valid_to < today,
-        ),
-        *(
-            permits.covers_clause(manifest.receiver_id, code, today)
-            for code in sorted({line.waste_code for line in manifest.lines})
-        ),
-        func.coalesce(capacity, 0) - received - on_the_way >= loaded_g,
+        _permit_valid(manifest, today),
+        or_(qualified_to.is_(None), qualified_to >= today),
+        *(permits.covers_clause(manifest.receiver_id, c, today) for c in _codes(manifest)),
+        func.coalesce(capacity, 0) - received - on_the_way
+        >= int((loaded_kg * 1000).to_integral_value()),
     ]
 
 
@@ -188,25 +200,13 @@ def pickup_errors(
     """At pickup, on ``today``: what of permit, driver qualification, licence per code and
     capacity fails, with the numbers — read in one statement (only after
     :func:`pickup_guard` stopped the pickup)."""
-    codes = sorted({line.waste_code for line in manifest.lines})
-    permit_ok = exists().where(
-        CarrierPermit.organization_id == manifest.carrier_id,
-        CarrierPermit.revoked_at.is_(None),
-        CarrierPermit.valid_from <= today,
-        CarrierPermit.valid_to >= today,
-    )
-    qualified_to = (
-        select(Driver.qualification_valid_to)
-        .where(Driver.user_id == user.id, Driver.organization_id == manifest.carrier_id)
-        .scalar_subquery()
-    )
-    covered = [permits.covers_clause(manifest.receiver_id, code, today) for code in codes]
+    codes = _codes(manifest)
     row = session.execute(
         select(
-            permit_ok,
-            qualified_to,
+            _permit_valid(manifest, today),
+            _qualified_to(manifest, user),
             *_capacity_columns(manifest.receiver_id, today, manifest.id),
-            *covered,
+            *(permits.covers_clause(manifest.receiver_id, c, today) for c in codes),
         )
     ).one()
     messages: list[str] = []

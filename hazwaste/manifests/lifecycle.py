@@ -30,7 +30,6 @@ from hazwaste.audit import services as audit
 from hazwaste.errors import Conflict, Forbidden, Invalid
 from hazwaste.events import types as event_types
 from hazwaste.holidays import services as holidays
-from hazwaste.jobs import outbox
 from hazwaste.ledger import services as ledger
 from hazwaste.ledger.models import Container
 from hazwaste.manifests import access, gates
@@ -50,7 +49,6 @@ from hazwaste.manifests.services import (
 )
 from hazwaste.permits import services as permits
 from hazwaste.permits.models import Vehicle
-from hazwaste.reconciliation import RECONCILE_MANIFEST
 from hazwaste.workdays import add_working_days
 
 S = ManifestStatus
@@ -519,8 +517,8 @@ def receipt_due(delivered_at: datetime) -> tuple[date, bool]:
 
 def recompute_receipt_due(session: Session, now: datetime, year: int) -> int:
     """After ``year``'s schedule was loaded: compute every provisional receipt due date
-    again, audit each change and queue the manifest's reconciliation (its RECEIPT_OVERDUE
-    flag follows the new date). Returns how many manifests changed."""
+    again and audit each change (the reconciliation's own hook then evaluates
+    RECEIPT_OVERDUE again). Returns how many manifests changed."""
     changed = 0
     rows = session.scalars(
         select(Manifest).where(
@@ -549,7 +547,6 @@ def recompute_receipt_due(session: Session, now: datetime, year: int) -> int:
                 "schedule_year": year,
             },
         )
-        outbox.enqueue(session, now, RECONCILE_MANIFEST, {"manifest_id": manifest.id})
         changed += 1
     return changed
 

@@ -57,18 +57,36 @@ def reconcile_manifest(session: Session, now: datetime, payload: dict[str, Any])
         raise JobDeferred(str(exc)) from exc
 
 
+def _after_schedule_loaded(session: Session, now: datetime, year: int) -> int:
+    """Holidays hook, after the manifests' due dates were computed again in the same job:
+    RECEIPT_OVERDUE is evaluated again (one set-based run of that rule), so a flag raised
+    from an estimated due date follows the official one. Deferred while a full run holds
+    the lock. Returns 0 (it changes flags, not dates)."""
+    from hazwaste.jobs.outbox import JobDeferred
+    from hazwaste.reconciliation import services
+
+    try:
+        services.run(session, now, rules=["RECEIPT_OVERDUE"])
+    except services.RunRefused as exc:
+        raise JobDeferred(str(exc)) from exc
+    return 0
+
+
 def _summary(payload: dict[str, Any]) -> str:
     return str(_l("manifest %(id)s", id=payload.get("manifest_id")))
 
 
 def init_app(app: Flask) -> None:
     from hazwaste import events
+    from hazwaste.holidays import services as holidays
     from hazwaste.jobs import outbox
     from hazwaste.reconciliation import api, views  # noqa: F401  (api routes register on bp)
     from hazwaste.reconciliation.cli import reconcile_command, totals_group
     from hazwaste.reconciliation.totals import COMPACT_EVERY, compact_job
 
     events.subscribe("reconciliation", _after_receipt)
+    # After the manifests' own hook (registered first: manifests come before us).
+    holidays.after_load("reconciliation.receipt_overdue", _after_schedule_loaded)
     outbox.register(
         RECONCILE_MANIFEST,
         reconcile_manifest,
